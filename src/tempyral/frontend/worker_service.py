@@ -1,0 +1,224 @@
+"""Worker-facing RPCs: long polls for workflow and activity tasks and every way a worker answers them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.errors import InvalidArgument
+from tempyral.frontend.context import FrontendDeps, GrpcContext
+from tempyral.frontend.grpc_server import Handler
+from tempyral.frontend.validation import check_blob_size, require
+from tempyral.history.ops import activity_task, workflow_task
+from tempyral.tokens import TaskToken
+
+
+class WorkerService:
+    def __init__(self, deps: FrontendDeps) -> None:
+        self.deps = deps
+        self.engine = deps.engine
+
+    def methods(self) -> dict[str, Handler]:
+        return {
+            "PollWorkflowTaskQueue": self.PollWorkflowTaskQueue,
+            "RespondWorkflowTaskCompleted": self.RespondWorkflowTaskCompleted,
+            "RespondWorkflowTaskFailed": self.RespondWorkflowTaskFailed,
+            "PollActivityTaskQueue": self.PollActivityTaskQueue,
+            "RespondActivityTaskCompleted": self.RespondActivityTaskCompleted,
+            "RespondActivityTaskCompletedById": self.RespondActivityTaskCompletedById,
+            "RespondActivityTaskFailed": self.RespondActivityTaskFailed,
+            "RespondActivityTaskFailedById": self.RespondActivityTaskFailedById,
+            "RespondActivityTaskCanceled": self.RespondActivityTaskCanceled,
+            "RespondActivityTaskCanceledById": self.RespondActivityTaskCanceledById,
+            "RecordActivityTaskHeartbeat": self.RecordActivityTaskHeartbeat,
+            "RecordActivityTaskHeartbeatById": self.RecordActivityTaskHeartbeatById,
+            "ResetStickyTaskQueue": self.ResetStickyTaskQueue,
+            "ShutdownWorker": self.ShutdownWorker,
+        }
+
+    def _poll_deadline(self, context: GrpcContext) -> float:
+        cap = self.deps.dynamic.get_seconds("matching.longPollExpirationInterval")
+        return asyncio.get_running_loop().time() + self.deps.wait_budget(context, cap)
+
+    # -- workflow tasks --------------------------------------------------------------------------------
+
+    async def PollWorkflowTaskQueue(
+        self, request: wsr.PollWorkflowTaskQueueRequest, context: GrpcContext
+    ) -> wsr.PollWorkflowTaskQueueResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        queue = require(request.task_queue.name, "TaskQueue")
+        deadline = self._poll_deadline(context)
+        loop = asyncio.get_running_loop()
+        while (remaining := deadline - loop.time()) > 0:
+            ref = await self.engine.matching.poll(namespace.id, queue, "workflow", remaining)
+            if ref is None:
+                break
+            try:
+                response = await workflow_task.record_workflow_task_started(self.engine, ref, request)
+            except BaseException:
+                self.engine.matching.add_task("workflow", queue, ref)  # not started: keep it for the next poller
+                raise
+            if response is not None:
+                return response
+        return wsr.PollWorkflowTaskQueueResponse()
+
+    def _workflow_token(self, raw: bytes) -> TaskToken:
+        token = TaskToken.decode(raw)
+        if token.kind != "workflow":
+            raise InvalidArgument("Task token is not a workflow task token.")
+        return token
+
+    async def RespondWorkflowTaskCompleted(
+        self, request: wsr.RespondWorkflowTaskCompletedRequest, context: GrpcContext
+    ) -> wsr.RespondWorkflowTaskCompletedResponse:
+        self.deps.namespaces.get(request.namespace)
+        token = self._workflow_token(request.task_token)
+        return await workflow_task.complete_workflow_task(self.engine, token, request)
+
+    async def RespondWorkflowTaskFailed(
+        self, request: wsr.RespondWorkflowTaskFailedRequest, context: GrpcContext
+    ) -> wsr.RespondWorkflowTaskFailedResponse:
+        self.deps.namespaces.get(request.namespace)
+        token = self._workflow_token(request.task_token)
+        await workflow_task.fail_workflow_task_request(self.engine, token, request)
+        return wsr.RespondWorkflowTaskFailedResponse()
+
+    # -- activity tasks --------------------------------------------------------------------------------
+
+    async def PollActivityTaskQueue(
+        self, request: wsr.PollActivityTaskQueueRequest, context: GrpcContext
+    ) -> wsr.PollActivityTaskQueueResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        queue = require(request.task_queue.name, "TaskQueue")
+        deadline = self._poll_deadline(context)
+        loop = asyncio.get_running_loop()
+        while (remaining := deadline - loop.time()) > 0:
+            ref = await self.engine.matching.poll(namespace.id, queue, "activity", remaining)
+            if ref is None:
+                break
+            response = await activity_task.record_activity_task_started(
+                self.engine, ref, request, namespace.name
+            )
+            if response is not None:
+                return response
+        return wsr.PollActivityTaskQueueResponse()
+
+    def _activity_token(self, raw: bytes) -> TaskToken:
+        token = TaskToken.decode(raw)
+        if token.kind != "activity":
+            raise InvalidArgument("Task token is not an activity task token.")
+        return token
+
+    async def _token_by_id(
+        self, namespace_name: str, workflow_id: str, run_id: str, activity_id: str
+    ) -> TaskToken:
+        namespace = self.deps.namespaces.get(namespace_name)
+        require(workflow_id, "WorkflowId")
+        require(activity_id, "ActivityId")
+        run_id = await self.engine.resolve_run_id(namespace.id, workflow_id, run_id)
+        return TaskToken(namespace.id, workflow_id, run_id, 0, 0, activity_id=activity_id, kind="activity")
+
+    async def RespondActivityTaskCompleted(
+        self, request: wsr.RespondActivityTaskCompletedRequest, context: GrpcContext
+    ) -> wsr.RespondActivityTaskCompletedResponse:
+        self.deps.namespaces.get(request.namespace)
+        check_blob_size(request.result, "result", self.deps.dynamic)
+        token = self._activity_token(request.task_token)
+        result = request.result if request.HasField("result") else None
+        await activity_task.complete_activity(self.engine, token, result, request.identity)
+        return wsr.RespondActivityTaskCompletedResponse()
+
+    async def RespondActivityTaskCompletedById(
+        self, request: wsr.RespondActivityTaskCompletedByIdRequest, context: GrpcContext
+    ) -> wsr.RespondActivityTaskCompletedByIdResponse:
+        check_blob_size(request.result, "result", self.deps.dynamic)
+        token = await self._token_by_id(
+            request.namespace, request.workflow_id, request.run_id, request.activity_id
+        )
+        result = request.result if request.HasField("result") else None
+        await activity_task.complete_activity(self.engine, token, result, request.identity)
+        return wsr.RespondActivityTaskCompletedByIdResponse()
+
+    async def RespondActivityTaskFailed(
+        self, request: wsr.RespondActivityTaskFailedRequest, context: GrpcContext
+    ) -> wsr.RespondActivityTaskFailedResponse:
+        self.deps.namespaces.get(request.namespace)
+        token = self._activity_token(request.task_token)
+        details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
+        await activity_task.fail_activity(self.engine, token, request.failure, request.identity, details)
+        return wsr.RespondActivityTaskFailedResponse()
+
+    async def RespondActivityTaskFailedById(
+        self, request: wsr.RespondActivityTaskFailedByIdRequest, context: GrpcContext
+    ) -> wsr.RespondActivityTaskFailedByIdResponse:
+        token = await self._token_by_id(
+            request.namespace, request.workflow_id, request.run_id, request.activity_id
+        )
+        details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
+        await activity_task.fail_activity(self.engine, token, request.failure, request.identity, details)
+        return wsr.RespondActivityTaskFailedByIdResponse()
+
+    async def RespondActivityTaskCanceled(
+        self, request: wsr.RespondActivityTaskCanceledRequest, context: GrpcContext
+    ) -> wsr.RespondActivityTaskCanceledResponse:
+        self.deps.namespaces.get(request.namespace)
+        token = self._activity_token(request.task_token)
+        details = request.details if request.HasField("details") else None
+        await activity_task.cancel_activity(self.engine, token, details, request.identity)
+        return wsr.RespondActivityTaskCanceledResponse()
+
+    async def RespondActivityTaskCanceledById(
+        self, request: wsr.RespondActivityTaskCanceledByIdRequest, context: GrpcContext
+    ) -> wsr.RespondActivityTaskCanceledByIdResponse:
+        token = await self._token_by_id(
+            request.namespace, request.workflow_id, request.run_id, request.activity_id
+        )
+        details = request.details if request.HasField("details") else None
+        await activity_task.cancel_activity(self.engine, token, details, request.identity)
+        return wsr.RespondActivityTaskCanceledByIdResponse()
+
+    async def RecordActivityTaskHeartbeat(
+        self, request: wsr.RecordActivityTaskHeartbeatRequest, context: GrpcContext
+    ) -> wsr.RecordActivityTaskHeartbeatResponse:
+        self.deps.namespaces.get(request.namespace)
+        check_blob_size(request.details, "heartbeat details", self.deps.dynamic)
+        token = self._activity_token(request.task_token)
+        details = request.details if request.HasField("details") else None
+        cancel = await activity_task.record_heartbeat(self.engine, token, details, request.identity)
+        return wsr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+
+    async def RecordActivityTaskHeartbeatById(
+        self, request: wsr.RecordActivityTaskHeartbeatByIdRequest, context: GrpcContext
+    ) -> wsr.RecordActivityTaskHeartbeatByIdResponse:
+        check_blob_size(request.details, "heartbeat details", self.deps.dynamic)
+        token = await self._token_by_id(
+            request.namespace, request.workflow_id, request.run_id, request.activity_id
+        )
+        details = request.details if request.HasField("details") else None
+        cancel = await activity_task.record_heartbeat(self.engine, token, details, request.identity)
+        return wsr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+
+    # -- workers ---------------------------------------------------------------------------------------
+
+    async def ResetStickyTaskQueue(
+        self, request: wsr.ResetStickyTaskQueueRequest, context: GrpcContext
+    ) -> wsr.ResetStickyTaskQueueResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        execution = request.execution
+        require(execution.workflow_id, "WorkflowId")
+        run_id = await self.engine.resolve_run_id(namespace.id, execution.workflow_id, execution.run_id)
+        async with self.engine.update_execution(namespace.id, execution.workflow_id, run_id) as ctx:
+            if ctx.state.sticky_task_queue:
+                ctx.state.sticky_task_queue = ""
+                ctx.touch()
+        return wsr.ResetStickyTaskQueueResponse()
+
+    async def ShutdownWorker(
+        self, request: wsr.ShutdownWorkerRequest, context: GrpcContext
+    ) -> wsr.ShutdownWorkerResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        if request.sticky_task_queue:
+            for ref in self.engine.matching.shutdown_sticky_queue(namespace.id, request.sticky_task_queue):
+                await workflow_task.move_off_sticky_queue(self.engine, ref)
+        return wsr.ShutdownWorkerResponse()

@@ -1,0 +1,145 @@
+"""Workflow RPCs: start, describe, read history, cancel, terminate, delete."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.durations import checked_seconds
+from tempyral.errors import InvalidArgument
+from tempyral.frontend.context import FrontendDeps, GrpcContext
+from tempyral.frontend.grpc_server import Handler
+from tempyral.frontend.validation import check_blob_size, check_id_length, require
+from tempyral.history.ops.cancel_terminate import request_cancel_workflow, terminate_workflow
+from tempyral.history.ops.describe import describe_workflow
+from tempyral.history.ops.read_history import get_history, get_history_reverse
+from tempyral.history.ops.start_workflow import start_workflow
+from tempyral.history.retry import activity_retry_policy
+
+
+class WorkflowService:
+    def __init__(self, deps: FrontendDeps) -> None:
+        self.deps = deps
+        self.engine = deps.engine
+
+    def methods(self) -> dict[str, Handler]:
+        return {
+            "StartWorkflowExecution": self.StartWorkflowExecution,
+            "DescribeWorkflowExecution": self.DescribeWorkflowExecution,
+            "GetWorkflowExecutionHistory": self.GetWorkflowExecutionHistory,
+            "GetWorkflowExecutionHistoryReverse": self.GetWorkflowExecutionHistoryReverse,
+            "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
+            "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
+            "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
+        }
+
+    async def StartWorkflowExecution(
+        self, request: wsr.StartWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.StartWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        dynamic = self.deps.dynamic
+        require(request.workflow_id, "WorkflowId")
+        check_id_length(request.workflow_id, "WorkflowId", dynamic)
+        require(request.workflow_type.name, "WorkflowType")
+        check_id_length(request.workflow_type.name, "WorkflowType", dynamic)
+        require(request.task_queue.name, "TaskQueue")
+        check_id_length(request.task_queue.name, "TaskQueue", dynamic)
+        if len(request.request_id) > dynamic.get_int("limit.maxIDLength"):
+            raise InvalidArgument("RequestId exceeds length limit.")
+        for field, what in (
+            ("workflow_execution_timeout", "WorkflowExecutionTimeout"),
+            ("workflow_run_timeout", "WorkflowRunTimeout"),
+            ("workflow_task_timeout", "WorkflowTaskTimeout"),
+            ("workflow_start_delay", "WorkflowStartDelay"),
+        ):
+            checked_seconds(getattr(request, field), what)
+        if request.HasField("retry_policy"):
+            activity_retry_policy(request.retry_policy)
+        if request.cron_schedule:
+            raise InvalidArgument("Tempyral does not support cron schedules yet.")
+        check_blob_size(request.input, "input", dynamic)
+        check_blob_size(request.memo, "memo", dynamic)
+        if not request.request_id:
+            request.request_id = str(uuid.uuid4())
+        return await start_workflow(self.engine, namespace, request)
+
+    async def DescribeWorkflowExecution(
+        self, request: wsr.DescribeWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.DescribeWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        require(request.execution.workflow_id, "WorkflowId")
+        return await describe_workflow(
+            self.engine, namespace.id, request.execution.workflow_id, request.execution.run_id
+        )
+
+    async def GetWorkflowExecutionHistory(
+        self, request: wsr.GetWorkflowExecutionHistoryRequest, context: GrpcContext
+    ) -> wsr.GetWorkflowExecutionHistoryResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        require(request.execution.workflow_id, "WorkflowId")
+        max_wait = self.deps.wait_budget(context, cap=3600.0)
+        return await get_history(self.engine, namespace.id, request, max_wait)
+
+    async def GetWorkflowExecutionHistoryReverse(
+        self, request: wsr.GetWorkflowExecutionHistoryReverseRequest, context: GrpcContext
+    ) -> wsr.GetWorkflowExecutionHistoryReverseResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        require(request.execution.workflow_id, "WorkflowId")
+        return await get_history_reverse(self.engine, namespace.id, request)
+
+    async def RequestCancelWorkflowExecution(
+        self, request: wsr.RequestCancelWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.RequestCancelWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        execution = request.workflow_execution
+        require(execution.workflow_id, "WorkflowId")
+        await request_cancel_workflow(
+            self.engine,
+            namespace.id,
+            execution.workflow_id,
+            execution.run_id,
+            request.request_id,
+            request.identity,
+            request.reason,
+        )
+        return wsr.RequestCancelWorkflowExecutionResponse()
+
+    async def TerminateWorkflowExecution(
+        self, request: wsr.TerminateWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.TerminateWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        execution = request.workflow_execution
+        require(execution.workflow_id, "WorkflowId")
+        details = request.details if request.HasField("details") else None
+        await terminate_workflow(
+            self.engine,
+            namespace.id,
+            execution.workflow_id,
+            execution.run_id,
+            request.reason,
+            details,
+            request.identity,
+        )
+        return wsr.TerminateWorkflowExecutionResponse()
+
+    async def DeleteWorkflowExecution(
+        self, request: wsr.DeleteWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.DeleteWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        execution = request.workflow_execution
+        require(execution.workflow_id, "WorkflowId")
+        run_id = await self.engine.resolve_run_id(namespace.id, execution.workflow_id, execution.run_id)
+        state = (await self.engine.load(namespace.id, execution.workflow_id, run_id)).state
+        if state.running:
+            await terminate_workflow(
+                self.engine,
+                namespace.id,
+                execution.workflow_id,
+                run_id,
+                "Delete workflow execution",
+                None,
+                "",
+            )
+        await self.engine.delete_execution(namespace.id, execution.workflow_id, run_id)
+        return wsr.DeleteWorkflowExecutionResponse()

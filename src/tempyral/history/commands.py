@@ -1,0 +1,319 @@
+"""Commands from a completed workflow task: validated as a whole first, then turned into events.
+
+Validation happens before anything changes so that a bad command fails the task without a half-applied
+batch; the task failure cause names what was wrong, as the real server's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from temporalio.api.command.v1 import message_pb2 as command_pb
+from temporalio.api.enums.v1 import CommandType, EventType, RetryState, TaskQueueKind
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause as Cause
+from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
+
+from tempyral.durations import checked_seconds, seconds_of, to_duration
+from tempyral.errors import InvalidArgument
+from tempyral.history import retry
+from tempyral.history.execution import ExecutionContext
+from tempyral.history.mutable_state import ActivityInfo, ExecutionState, TimerInfo
+from tempyral.history.ops.activity_task import request_cancel_activity, schedule_activity
+from tempyral.history.ops.close_workflow import close_workflow
+
+if TYPE_CHECKING:
+    from tempyral.history.engine import HistoryEngine
+
+CT = CommandType
+ET = EventType
+
+COMPLETION_COMMANDS = {
+    CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+    CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+    CT.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+    CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+}
+
+# Commands the protocol has and Tempyral does not run yet, with the cause the task fails with.
+_NOT_YET_SUPPORTED = {
+    CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
+    CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES,
+    CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
+    CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
+    CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
+    CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES,
+    CT.COMMAND_TYPE_PROTOCOL_MESSAGE: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
+    CT.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES,
+    CT.COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES,
+}
+
+
+class CommandError(Exception):
+    def __init__(self, cause: int, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.message = message
+
+
+def validate_commands(state: ExecutionState, commands: Sequence[command_pb.Command]) -> None:
+    """Raise CommandError for the first command the server would refuse."""
+    activity_ids = {info.activity_id for info in state.activities.values()}
+    timer_ids = set(state.timers)
+    cancelled_activities: set[int] = set()
+    for index, command in enumerate(commands):
+        kind = command.command_type
+        if kind in COMPLETION_COMMANDS and index != len(commands) - 1:
+            raise CommandError(
+                Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                f"{CommandType.Name(kind)} must be the last command of a workflow task.",
+            )
+        if kind in _NOT_YET_SUPPORTED:
+            raise CommandError(
+                _NOT_YET_SUPPORTED[kind],
+                f"Tempyral does not support the {CommandType.Name(kind)} command yet.",
+            )
+        if kind == CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+            attributes = command.schedule_activity_task_command_attributes
+            _validate_schedule_activity(state, attributes)
+            if attributes.activity_id in activity_ids:
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID,
+                    f"Activity ID {attributes.activity_id} is already in use.",
+                )
+            activity_ids.add(attributes.activity_id)
+        elif kind == CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+            scheduled = command.request_cancel_activity_task_command_attributes.scheduled_event_id
+            if scheduled not in state.activities or scheduled in cancelled_activities:
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
+                    f"Unable to cancel activity: no pending activity scheduled by event {scheduled}.",
+                )
+            cancelled_activities.add(scheduled)
+        elif kind == CT.COMMAND_TYPE_START_TIMER:
+            attributes_t = command.start_timer_command_attributes
+            if not attributes_t.timer_id:
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES, "TimerId is not set."
+                )
+            if attributes_t.timer_id in timer_ids:
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
+                    f"Timer ID {attributes_t.timer_id} is already in use.",
+                )
+            if seconds_of(attributes_t.start_to_fire_timeout) <= 0:
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES,
+                    "A valid StartToFireTimeout is not set on StartTimerCommand.",
+                )
+            timer_ids.add(attributes_t.timer_id)
+        elif kind == CT.COMMAND_TYPE_CANCEL_TIMER:
+            timer_id = command.cancel_timer_command_attributes.timer_id
+            if timer_id not in timer_ids:
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES,
+                    f"Unable to cancel timer: no pending timer with ID {timer_id}.",
+                )
+            timer_ids.discard(timer_id)
+        elif kind == CT.COMMAND_TYPE_RECORD_MARKER:
+            if not command.record_marker_command_attributes.marker_name:
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES, "MarkerName is not set."
+                )
+        elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+            if not command.fail_workflow_execution_command_attributes.HasField("failure"):
+                raise CommandError(
+                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES,
+                    "Failure is not set.",
+                )
+        elif kind not in COMPLETION_COMMANDS:
+            raise CommandError(
+                Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, f"Unknown command type: {kind}."
+            )
+
+
+def _validate_schedule_activity(
+    state: ExecutionState, attributes: command_pb.ScheduleActivityTaskCommandAttributes
+) -> None:
+    bad = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
+    if not attributes.activity_id:
+        raise CommandError(bad, "ActivityId is not set.")
+    if not attributes.activity_type.name:
+        raise CommandError(bad, "ActivityType is not set.")
+    try:
+        normalized_activity_timeouts(state, attributes)
+        retry.activity_retry_policy(attributes.retry_policy if attributes.HasField("retry_policy") else None)
+    except InvalidArgument as err:
+        raise CommandError(bad, err.message) from err
+
+
+def normalized_activity_timeouts(
+    state: ExecutionState, attributes: command_pb.ScheduleActivityTaskCommandAttributes
+) -> tuple[float, float, float, float]:
+    """(schedule_to_close, schedule_to_start, start_to_close, heartbeat), defaulted and capped like Temporal:
+    each bounded by schedule-to-close, which is bounded by the run timeout."""
+    run_timeout = state.run_timeout
+    s2c = checked_seconds(attributes.schedule_to_close_timeout, "ScheduleToCloseTimeout")
+    s2s = checked_seconds(attributes.schedule_to_start_timeout, "ScheduleToStartTimeout")
+    st2c = checked_seconds(attributes.start_to_close_timeout, "StartToCloseTimeout")
+    heartbeat = checked_seconds(attributes.heartbeat_timeout, "HeartbeatTimeout")
+    if s2c > 0:
+        if run_timeout > 0:
+            s2c = min(s2c, run_timeout)
+        s2s = min(s2s, s2c) if s2s > 0 else s2c
+        st2c = min(st2c, s2c) if st2c > 0 else s2c
+    elif st2c > 0:
+        s2c = run_timeout
+        if s2s <= 0:
+            s2s = run_timeout
+    else:
+        raise InvalidArgument(
+            "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand."
+        )
+    heartbeat = min(heartbeat, st2c)
+    return s2c, s2s, st2c, heartbeat
+
+
+def apply_commands(
+    engine: HistoryEngine,
+    ctx: ExecutionContext,
+    commands: Sequence[command_pb.Command],
+    completed_event_id: int,
+    identity: str,
+) -> bool:
+    """Turn validated commands into events; True if their outcome needs a new workflow task at once."""
+    needs_task = False
+    for command in commands:
+        kind = command.command_type
+        if kind == CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+            _schedule_activity(ctx, command.schedule_activity_task_command_attributes, completed_event_id)
+        elif kind == CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+            scheduled = command.request_cancel_activity_task_command_attributes.scheduled_event_id
+            needs_task |= request_cancel_activity(ctx, ctx.state.activities[scheduled], completed_event_id)
+        elif kind == CT.COMMAND_TYPE_START_TIMER:
+            _start_timer(ctx, command.start_timer_command_attributes, completed_event_id)
+        elif kind == CT.COMMAND_TYPE_CANCEL_TIMER:
+            _cancel_timer(ctx, command.cancel_timer_command_attributes.timer_id, completed_event_id, identity)
+        elif kind == CT.COMMAND_TYPE_RECORD_MARKER:
+            marker = command.record_marker_command_attributes
+            ctx.append(
+                ET.EVENT_TYPE_MARKER_RECORDED,
+                history.MarkerRecordedEventAttributes(
+                    marker_name=marker.marker_name,
+                    details=marker.details,
+                    workflow_task_completed_event_id=completed_event_id,
+                    header=marker.header,
+                    failure=marker.failure if marker.HasField("failure") else None,
+                ),
+            )
+        elif kind == CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+            close_workflow(
+                ctx,
+                ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+                history.WorkflowExecutionCompletedEventAttributes(
+                    result=command.complete_workflow_execution_command_attributes.result,
+                    workflow_task_completed_event_id=completed_event_id,
+                ),
+            )
+        elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+            close_workflow(
+                ctx,
+                ET.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+                history.WorkflowExecutionFailedEventAttributes(
+                    failure=command.fail_workflow_execution_command_attributes.failure,
+                    retry_state=RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET,
+                    workflow_task_completed_event_id=completed_event_id,
+                ),
+            )
+        elif kind == CT.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+            close_workflow(
+                ctx,
+                ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+                history.WorkflowExecutionCanceledEventAttributes(
+                    workflow_task_completed_event_id=completed_event_id,
+                    details=command.cancel_workflow_execution_command_attributes.details,
+                ),
+            )
+    return needs_task
+
+
+def _schedule_activity(
+    ctx: ExecutionContext,
+    attributes: command_pb.ScheduleActivityTaskCommandAttributes,
+    completed_event_id: int,
+) -> None:
+    state = ctx.state
+    s2c, s2s, st2c, heartbeat = normalized_activity_timeouts(state, attributes)
+    policy = retry.activity_retry_policy(
+        attributes.retry_policy if attributes.HasField("retry_policy") else None
+    )
+    task_queue = attributes.task_queue.name or state.task_queue
+    event = ctx.append(
+        ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        history.ActivityTaskScheduledEventAttributes(
+            activity_id=attributes.activity_id,
+            activity_type=attributes.activity_type,
+            task_queue=taskqueue.TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            header=attributes.header,
+            input=attributes.input,
+            schedule_to_close_timeout=to_duration(s2c),
+            schedule_to_start_timeout=to_duration(s2s),
+            start_to_close_timeout=to_duration(st2c),
+            heartbeat_timeout=to_duration(heartbeat),
+            workflow_task_completed_event_id=completed_event_id,
+            retry_policy=retry.to_proto(policy),
+            use_workflow_build_id=attributes.use_workflow_build_id,
+            priority=attributes.priority,
+        ),
+    )
+    schedule_activity(
+        ctx,
+        ActivityInfo(
+            scheduled_event_id=event.event_id,
+            activity_id=attributes.activity_id,
+            activity_type=attributes.activity_type.name,
+            task_queue=task_queue,
+            scheduled_time=ctx.now,
+            retry_policy=policy,
+            schedule_to_close_timeout=s2c,
+            schedule_to_start_timeout=s2s,
+            start_to_close_timeout=st2c,
+            heartbeat_timeout=heartbeat,
+        ),
+    )
+
+
+def _start_timer(
+    ctx: ExecutionContext, attributes: command_pb.StartTimerCommandAttributes, completed_event_id: int
+) -> None:
+    timeout = seconds_of(attributes.start_to_fire_timeout)
+    event = ctx.append(
+        ET.EVENT_TYPE_TIMER_STARTED,
+        history.TimerStartedEventAttributes(
+            timer_id=attributes.timer_id,
+            start_to_fire_timeout=attributes.start_to_fire_timeout,
+            workflow_task_completed_event_id=completed_event_id,
+        ),
+    )
+    info = TimerInfo(timer_id=attributes.timer_id, started_event_id=event.event_id, fire_at=ctx.now + timeout)
+    ctx.state.timers[info.timer_id] = info
+    ctx.add_timer(timer_key(info.timer_id), info.fire_at)
+
+
+def timer_key(timer_id: str) -> str:
+    return f"timer/{timer_id}"
+
+
+def _cancel_timer(ctx: ExecutionContext, timer_id: str, completed_event_id: int, identity: str) -> None:
+    info = ctx.state.timers.pop(timer_id)
+    ctx.delete_task(timer_key(timer_id))
+    ctx.append(
+        ET.EVENT_TYPE_TIMER_CANCELED,
+        history.TimerCanceledEventAttributes(
+            timer_id=timer_id,
+            started_event_id=info.started_event_id,
+            workflow_task_completed_event_id=completed_event_id,
+            identity=identity,
+        ),
+    )

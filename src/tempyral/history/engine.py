@@ -1,0 +1,262 @@
+"""The history engine: lock an execution, let an operation decide, commit events + state + outbox in one
+transaction, then (and only then) hand tasks to matching, arm timers and wake history long-polls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from tempyral.clock import Clock
+from tempyral.config import DynamicConfig
+from tempyral.errors import NotFound, Unavailable
+from tempyral.history import state_codec
+from tempyral.history.execution import ExecutionContext
+from tempyral.history.mutable_state import ExecutionState
+from tempyral.history.timer_queue import TimerQueue
+from tempyral.matching.engine import MatchingEngine, TaskType
+from tempyral.matching.task_queue import TaskRef
+from tempyral.persistence.records import ExecutionWrite, TaskRow
+from tempyral.persistence.sqlite.store import SqliteStore
+
+log = logging.getLogger(__name__)
+
+ExecutionKey = tuple[str, str, str]
+CACHE_SIZE = 20_000
+
+
+@dataclass
+class CachedExecution:
+    state: ExecutionState
+    # Every history event of the run, serialized, in event-id order.
+    events: list[bytes]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # History long-polls waiting for the next commit that adds events.
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    valid: bool = True
+
+    def wake_waiters(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters.clear()
+
+
+def task_type_of(key: str) -> TaskType:
+    return "workflow" if key.startswith("wft/") else "activity"
+
+
+TimerHandler = Callable[["HistoryEngine", TaskRow], Awaitable[None]]
+
+
+class HistoryEngine:
+    def __init__(
+        self, store: SqliteStore, matching: MatchingEngine, clock: Clock, dynamic: DynamicConfig
+    ) -> None:
+        self.store = store
+        self.matching = matching
+        self.clock = clock
+        self.dynamic = dynamic
+        self._cache: OrderedDict[ExecutionKey, CachedExecution] = OrderedDict()
+        self._loading: dict[ExecutionKey, asyncio.Future[CachedExecution]] = {}
+        self._current: dict[tuple[str, str], str] = {}
+        self._workflow_id_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.timers = TimerQueue(clock, self._fire_timer)
+        self._timer_handler: TimerHandler | None = None
+
+    def set_timer_handler(self, handler: TimerHandler) -> None:
+        self._timer_handler = handler
+
+    async def start(self) -> None:
+        """Recover the outbox: every task not yet done goes back to matching or the timer queue."""
+        for row in await self.store.load_tasks():
+            self._release_task(row)
+        self.timers.start()
+
+    async def stop(self) -> None:
+        await self.timers.stop()
+
+    # -- finding executions ----------------------------------------------------------------------------
+
+    async def current_run_id(self, namespace_id: str, workflow_id: str) -> str | None:
+        key = (namespace_id, workflow_id)
+        run_id = self._current.get(key)
+        if run_id is None:
+            run_id = await self.store.current_run_id(namespace_id, workflow_id)
+            if run_id is not None:
+                self._current[key] = run_id
+        return run_id
+
+    async def resolve_run_id(self, namespace_id: str, workflow_id: str, run_id: str) -> str:
+        if run_id:
+            return run_id
+        current = await self.current_run_id(namespace_id, workflow_id)
+        if current is None:
+            raise NotFound(f"workflow not found for ID: {workflow_id}")
+        return current
+
+    async def load(self, namespace_id: str, workflow_id: str, run_id: str) -> CachedExecution:
+        """The cached execution, loading it on a miss; NotFound if it does not exist."""
+        key = (namespace_id, workflow_id, run_id)
+        entry = self._cache.get(key)
+        if entry is not None:
+            self._cache.move_to_end(key)
+            return entry
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[CachedExecution] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            loaded = await self.store.load_execution(*key)
+            if loaded is None:
+                raise NotFound(
+                    f"workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}"
+                )
+            entry = CachedExecution(state_codec.loads(ExecutionState, loaded.state), loaded.events)
+            self._insert(key, entry)
+            future.set_result(entry)
+            return entry
+        except BaseException as err:
+            future.set_exception(err)
+            future.exception()  # consumed here; waiters get it through shield
+            raise
+        finally:
+            del self._loading[key]
+
+    def _insert(self, key: ExecutionKey, entry: CachedExecution) -> None:
+        self._cache[key] = entry
+        if len(self._cache) > CACHE_SIZE:
+            for old_key, old in list(self._cache.items())[: len(self._cache) - CACHE_SIZE]:
+                if not old.lock.locked() and not old.waiters:
+                    self._evict(old_key)
+
+    def _evict(self, key: ExecutionKey) -> None:
+        entry = self._cache.pop(key, None)
+        if entry is not None:
+            entry.valid = False
+
+    @asynccontextmanager
+    async def workflow_id_lock(self, namespace_id: str, workflow_id: str) -> AsyncIterator[None]:
+        """Serialize what decides which run a workflow id points at (starts, ID policies)."""
+        key = (namespace_id, workflow_id)
+        lock = self._workflow_id_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._workflow_id_locks.get(key) is lock:
+                del self._workflow_id_locks[key]
+
+    # -- changing executions ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def update_execution(
+        self, namespace_id: str, workflow_id: str, run_id: str
+    ) -> AsyncIterator[ExecutionContext]:
+        """Lock the run, hand the operation an ExecutionContext, commit what it recorded when it returns."""
+        while True:
+            entry = await self.load(namespace_id, workflow_id, run_id)
+            await entry.lock.acquire()
+            if entry.valid:
+                break
+            entry.lock.release()
+        try:
+            context = ExecutionContext(state=entry.state, now=self.clock.now(), history=entry.events)
+            try:
+                yield context
+            except BaseException:
+                if context.dirty:
+                    # The operation changed state and then failed: drop it, the store has the truth.
+                    self._evict((namespace_id, workflow_id, run_id))
+                raise
+            if context.dirty:
+                await self._commit(entry, context)
+        finally:
+            entry.lock.release()
+
+    @asynccontextmanager
+    async def create_execution(self, state: ExecutionState) -> AsyncIterator[ExecutionContext]:
+        """A new run: the caller fills the context, which is committed as the workflow id's current run."""
+        entry = CachedExecution(state=state, events=[])
+        async with entry.lock:
+            context = ExecutionContext(
+                state=state, now=self.clock.now(), history=entry.events, make_current=True
+            )
+            yield context
+            await self._commit(entry, context)
+            self._insert((state.namespace_id, state.workflow_id, state.run_id), entry)
+            self._current[(state.namespace_id, state.workflow_id)] = state.run_id
+
+    async def _commit(self, entry: CachedExecution, context: ExecutionContext) -> None:
+        state = context.state
+        state.state_transition_count += 1
+        new_events = [(event.event_id, event.SerializeToString()) for event in context.new_events]
+        write = ExecutionWrite(
+            namespace_id=state.namespace_id,
+            workflow_id=state.workflow_id,
+            run_id=state.run_id,
+            state=state_codec.dumps(state),
+            new_events=new_events,
+            upsert_tasks=[] if context.closed else list(context.upsert_tasks.values()),
+            delete_task_keys=sorted(context.delete_task_keys),
+            delete_all_tasks=context.closed,
+            make_current=context.make_current,
+        )
+        try:
+            await self.store.commit_execution(write)
+        except Exception as err:
+            self._evict((state.namespace_id, state.workflow_id, state.run_id))
+            log.exception("commit failed for %s/%s", state.workflow_id, state.run_id)
+            raise Unavailable("persistence failure, please retry") from err
+        entry.events.extend(data for _, data in new_events)
+        if not context.closed:
+            for row in context.upsert_tasks.values():
+                self._release_task(row)
+        if new_events:
+            entry.wake_waiters()
+
+    def _release_task(self, row: TaskRow) -> None:
+        if row.fire_at is not None:
+            self.timers.schedule(row)
+        else:
+            ref = TaskRef(row.namespace_id, row.workflow_id, row.run_id, row.key)
+            self.matching.add_task(task_type_of(row.key), row.task_queue, ref)
+
+    async def _fire_timer(self, row: TaskRow) -> None:
+        assert self._timer_handler is not None
+        try:
+            await self._timer_handler(self, row)
+        except NotFound:
+            pass  # the run was deleted: its timers went with it
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    async def wait_for_new_events(
+        self, entry: CachedExecution, after_event_count: int, timeout: float
+    ) -> None:
+        """Return when the run has more than `after_event_count` events, or after `timeout` seconds."""
+        if len(entry.events) > after_event_count or timeout <= 0:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry.waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            if waiter in entry.waiters:
+                entry.waiters.remove(waiter)
+
+    async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
+        key = (namespace_id, workflow_id, run_id)
+        entry = await self.load(*key)
+        async with entry.lock:
+            await self.store.delete_execution(*key)
+            self._evict(key)
+            if self._current.get((namespace_id, workflow_id)) == run_id:
+                del self._current[(namespace_id, workflow_id)]
+            entry.wake_waiters()

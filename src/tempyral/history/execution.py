@@ -1,0 +1,129 @@
+"""One state change of one run in the making: new events, outbox rows and the mutable state, committed together.
+
+Operations receive an `ExecutionContext` from `HistoryEngine.update_execution`, decide, and record here;
+the engine commits everything in one transaction and only then lets anything out (matching, timers, waiters).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import message_pb2 as history
+
+from tempyral.clock import to_timestamp
+from tempyral.history.mutable_state import ExecutionState
+from tempyral.persistence.records import TaskRow
+
+_ATTRIBUTE_FIELDS: dict[int, str] = {
+    value: name.removeprefix("EVENT_TYPE_").lower() + "_event_attributes"
+    for name, value in EventType.items()
+    if value != EventType.EVENT_TYPE_UNSPECIFIED
+}
+
+# Event task ids only need to grow; seeding from the clock keeps them growing across restarts.
+_task_ids = itertools.count(time.time_ns() // 1000)
+
+# Events that complete an activity refer to its started event, whose id is known only when it is written.
+_ACTIVITY_OUTCOME_FIELDS = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+}
+
+
+def new_event(event_type: int, attributes: Message | None, now: float) -> history.HistoryEvent:
+    event = history.HistoryEvent(event_type=event_type, task_id=next(_task_ids))
+    event.event_time.CopyFrom(to_timestamp(now))
+    if attributes is not None:
+        getattr(event, _ATTRIBUTE_FIELDS[event_type]).CopyFrom(attributes)
+    return event
+
+
+@dataclass
+class ExecutionContext:
+    state: ExecutionState
+    now: float
+    # The run's committed history (serialized events); grows by new_events once they commit.
+    history: list[bytes] = field(default_factory=list)
+    new_events: list[history.HistoryEvent] = field(default_factory=list)
+    upsert_tasks: dict[str, TaskRow] = field(default_factory=dict)
+    delete_task_keys: set[str] = field(default_factory=set)
+    make_current: bool = False
+    closed: bool = False
+    # False until something changes: read-only operations commit nothing.
+    dirty: bool = False
+
+    # -- history ---------------------------------------------------------------------------------------
+
+    def append(self, event_type: int, attributes: Message | None = None) -> history.HistoryEvent:
+        """Write an event to history now, with the next event id."""
+        event = new_event(event_type, attributes, self.now)
+        self.append_prepared(event)
+        return event
+
+    def append_prepared(self, event: history.HistoryEvent) -> None:
+        event.event_id = self.state.next_event_id
+        self.state.next_event_id += 1
+        self.state.history_size_bytes += event.ByteSize()
+        self.new_events.append(event)
+        self.dirty = True
+
+    def append_or_buffer(self, event_type: int, attributes: Message | None = None) -> history.HistoryEvent:
+        """Events from outside the workflow (activity outcomes, timers, cancel requests) wait while a
+        workflow task is in flight, and are written after its completion so the worker sees them next."""
+        if self.state.workflow_task_in_flight:
+            event = new_event(event_type, attributes, self.now)
+            self.state.buffered_events.append(event.SerializeToString())
+            self.dirty = True
+            return event
+        return self.append(event_type, attributes)
+
+    def flush_buffered_events(self) -> bool:
+        """Write the buffered events; True if there were any."""
+        if not self.state.buffered_events:
+            return False
+        started_ids: dict[int, int] = {}
+        for raw in self.state.buffered_events:
+            event = history.HistoryEvent.FromString(raw)
+            outcome_field = _ACTIVITY_OUTCOME_FIELDS.get(event.event_type)
+            if outcome_field is not None:
+                outcome = getattr(event, outcome_field)
+                if outcome.scheduled_event_id in started_ids:
+                    outcome.started_event_id = started_ids[outcome.scheduled_event_id]
+            self.append_prepared(event)
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                started_ids[event.activity_task_started_event_attributes.scheduled_event_id] = event.event_id
+        self.state.buffered_events.clear()
+        return True
+
+    # -- outbox ----------------------------------------------------------------------------------------
+
+    def add_matching_task(self, key: str, task_queue: str) -> None:
+        """A task for a poller on `task_queue`; it stays in the outbox until started or obsolete."""
+        self._add_task(
+            TaskRow(self.state.namespace_id, self.state.workflow_id, self.state.run_id, key, task_queue)
+        )
+
+    def add_timer(self, key: str, fire_at: float) -> None:
+        self._add_task(
+            TaskRow(self.state.namespace_id, self.state.workflow_id, self.state.run_id, key, "", fire_at)
+        )
+
+    def _add_task(self, row: TaskRow) -> None:
+        self.delete_task_keys.discard(row.key)
+        self.upsert_tasks[row.key] = row
+        self.dirty = True
+
+    def delete_task(self, key: str) -> None:
+        self.upsert_tasks.pop(key, None)
+        self.delete_task_keys.add(key)
+        self.dirty = True
+
+    def touch(self) -> None:
+        """Mark a state-only change (no event) for commit."""
+        self.dirty = True

@@ -1,0 +1,141 @@
+"""Mutable state of one workflow run: what the engine decides with, snapshotted with every commit.
+
+History events are the record of what happened; this is the index over it that lets every operation decide
+without replaying: the pending workflow task, pending activities and timers, events buffered while a
+workflow task is in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+
+RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+
+@dataclass
+class RetryPolicy:
+    initial_interval: float = 1.0
+    backoff_coefficient: float = 2.0
+    maximum_interval: float = 100.0
+    # 0 means unlimited.
+    maximum_attempts: int = 0
+    non_retryable_error_types: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ActivityInfo:
+    scheduled_event_id: int
+    activity_id: str
+    activity_type: str
+    task_queue: str
+    scheduled_time: float
+    retry_policy: RetryPolicy
+    schedule_to_close_timeout: float = 0.0
+    schedule_to_start_timeout: float = 0.0
+    start_to_close_timeout: float = 0.0
+    heartbeat_timeout: float = 0.0
+    attempt: int = 1
+    # When the current attempt became available to workers (first scheduling or end of retry backoff).
+    attempt_scheduled_time: float = 0.0
+    # Zero while the current attempt waits in its task queue (or in retry backoff).
+    started_time: float = 0.0
+    started_identity: str = ""
+    started_request_id: str = ""
+    # True while waiting for the retry backoff timer; the task is not in any queue meanwhile.
+    in_backoff: bool = False
+    heartbeat_details: bytes | None = None
+    last_heartbeat_time: float = 0.0
+    last_failure: bytes | None = None
+    last_worker_identity: str = ""
+    cancel_requested: bool = False
+    cancel_requested_event_id: int = 0
+
+    @property
+    def started(self) -> bool:
+        return self.started_time > 0
+
+
+@dataclass
+class TimerInfo:
+    timer_id: str
+    started_event_id: int
+    fire_at: float
+
+
+@dataclass
+class WorkflowTaskInfo:
+    # Increases with each scheduled workflow task; names its matching and timeout tasks.
+    seq: int
+    attempt: int
+    task_queue: str
+    sticky: bool
+    scheduled_time: float
+    start_to_close_timeout: float
+    # A retry of a failed task: its scheduled/started events are written only if it completes.
+    transient: bool = False
+    # Zero until written (or, for a transient task, until started).
+    scheduled_event_id: int = 0
+    started_event_id: int = 0
+    started_time: float = 0.0
+    started_identity: str = ""
+    request_id: str = ""
+    # Delayed start (start delay, retry backoff): not dispatched until this time.
+    dispatch_at: float = 0.0
+
+    @property
+    def started(self) -> bool:
+        return self.started_time > 0
+
+
+@dataclass
+class ExecutionState:
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    start_time: float
+    first_run_id: str
+    status: int = RUNNING
+    execution_time: float = 0.0
+    close_time: float = 0.0
+    execution_timeout: float = 0.0
+    run_timeout: float = 0.0
+    task_timeout: float = 10.0
+    execution_expiration_time: float = 0.0
+    next_event_id: int = 1
+    history_size_bytes: int = 0
+    # Started event id of the last completed workflow task: a sticky worker has history up to here.
+    previous_started_event_id: int = 0
+    last_completed_workflow_task_event_id: int = 0
+    start_request_id: str = ""
+    sticky_task_queue: str = ""
+    sticky_schedule_to_start_timeout: float = 0.0
+    cancel_requested: bool = False
+    cancel_request_id: str = ""
+    workflow_task_seq: int = 0
+    workflow_task: WorkflowTaskInfo | None = None
+    activities: dict[int, ActivityInfo] = field(default_factory=dict)
+    timers: dict[str, TimerInfo] = field(default_factory=dict)
+    # Serialized HistoryEvents (no event id yet) that arrived while a workflow task was in flight.
+    buffered_events: list[bytes] = field(default_factory=list)
+    memo: bytes = b""
+    search_attributes: bytes = b""
+    close_event_id: int = 0
+    state_transition_count: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.status == RUNNING
+
+    @property
+    def workflow_task_in_flight(self) -> bool:
+        return self.workflow_task is not None and self.workflow_task.started
+
+    def activity_by_id(self, activity_id: str) -> ActivityInfo | None:
+        for info in self.activities.values():
+            if info.activity_id == activity_id:
+                return info
+        return None

@@ -1,0 +1,394 @@
+"""Activity tasks: schedule, start, heartbeat, complete / fail / cancel, server-side retries and timeouts.
+
+Retried attempts leave no events: the attempt number and last failure live in mutable state, and the final
+attempt's ACTIVITY_TASK_STARTED (carrying both) is written just before its outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from collections.abc import Callable
+
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.enums.v1 import EventType, RetryState, TimeoutType
+from temporalio.api.failure.v1 import message_pb2 as failure_pb
+from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.clock import to_timestamp
+from tempyral.durations import to_duration
+from tempyral.errors import NotFound
+from tempyral.history import retry
+from tempyral.history.engine import HistoryEngine
+from tempyral.history.execution import ExecutionContext
+from tempyral.history.mutable_state import ActivityInfo, ExecutionState
+from tempyral.history.ops.workflow_task_schedule import request_workflow_task
+from tempyral.matching.task_queue import TaskRef
+from tempyral.tokens import TaskToken
+
+ET = EventType
+TT = TimeoutType
+
+_TIMEOUT_NAMES = {
+    TT.TIMEOUT_TYPE_SCHEDULE_TO_START: "ScheduleToStart",
+    TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: "ScheduleToClose",
+    TT.TIMEOUT_TYPE_START_TO_CLOSE: "StartToClose",
+    TT.TIMEOUT_TYPE_HEARTBEAT: "Heartbeat",
+}
+
+
+def task_key(scheduled_event_id: int) -> str:
+    return f"act/{scheduled_event_id}"
+
+
+def _attempt_keys(info: ActivityInfo) -> list[str]:
+    """Outbox keys belonging to the current attempt."""
+    s, a = info.scheduled_event_id, info.attempt
+    return [task_key(s), f"act_s2s/{s}/{a}", f"act_st2c/{s}/{a}", f"act_hb/{s}/{a}", f"act_retry/{s}/{a}"]
+
+
+# -- scheduling ---------------------------------------------------------------------------------------
+
+
+def schedule_activity(ctx: ExecutionContext, info: ActivityInfo) -> None:
+    """Register a newly scheduled activity (its ACTIVITY_TASK_SCHEDULED event is already written)."""
+    ctx.state.activities[info.scheduled_event_id] = info
+    if info.schedule_to_close_timeout > 0:
+        ctx.add_timer(f"act_s2c/{info.scheduled_event_id}", ctx.now + info.schedule_to_close_timeout)
+    _make_available(ctx, info)
+
+
+def _make_available(ctx: ExecutionContext, info: ActivityInfo) -> None:
+    """Put the current attempt in its task queue, with its schedule-to-start deadline."""
+    info.in_backoff = False
+    info.attempt_scheduled_time = ctx.now
+    ctx.add_matching_task(task_key(info.scheduled_event_id), info.task_queue)
+    if info.schedule_to_start_timeout > 0 and (
+        info.schedule_to_close_timeout <= 0 or info.schedule_to_start_timeout < info.schedule_to_close_timeout
+    ):
+        ctx.add_timer(
+            f"act_s2s/{info.scheduled_event_id}/{info.attempt}", ctx.now + info.schedule_to_start_timeout
+        )
+
+
+def request_cancel_activity(
+    ctx: ExecutionContext, info: ActivityInfo, workflow_task_completed_event_id: int
+) -> bool:
+    """The workflow asked to cancel an activity. True if it was cancelled at once (never started)."""
+    requested = ctx.append(
+        ET.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+        history.ActivityTaskCancelRequestedEventAttributes(
+            scheduled_event_id=info.scheduled_event_id,
+            workflow_task_completed_event_id=workflow_task_completed_event_id,
+        ),
+    )
+    if info.started:
+        info.cancel_requested = True
+        info.cancel_requested_event_id = requested.event_id
+        return False
+    ctx.append(
+        ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+        history.ActivityTaskCanceledEventAttributes(
+            scheduled_event_id=info.scheduled_event_id,
+            latest_cancel_requested_event_id=requested.event_id,
+        ),
+    )
+    _remove(ctx, info)
+    return True
+
+
+def _remove(ctx: ExecutionContext, info: ActivityInfo) -> None:
+    for key in [*_attempt_keys(info), f"act_s2c/{info.scheduled_event_id}"]:
+        ctx.delete_task(key)
+    del ctx.state.activities[info.scheduled_event_id]
+
+
+# -- poll ---------------------------------------------------------------------------------------------
+
+
+async def record_activity_task_started(
+    engine: HistoryEngine, ref: TaskRef, request: wsr.PollActivityTaskQueueRequest, namespace_name: str
+) -> wsr.PollActivityTaskQueueResponse | None:
+    """Start the activity a poller was matched with; None if it is no longer waiting to start."""
+    scheduled_event_id = int(ref.key.partition("/")[2])
+    try:
+        async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
+            state = ctx.state
+            info = state.activities.get(scheduled_event_id)
+            if not state.running or info is None or info.started or info.in_backoff:
+                return None
+            info.started_time = ctx.now
+            info.started_identity = request.identity
+            info.started_request_id = str(uuid.uuid4())
+            info.last_worker_identity = request.identity
+            ctx.delete_task(task_key(scheduled_event_id))
+            ctx.delete_task(f"act_s2s/{scheduled_event_id}/{info.attempt}")
+            ctx.add_timer(
+                f"act_st2c/{scheduled_event_id}/{info.attempt}", ctx.now + info.start_to_close_timeout
+            )
+            if info.heartbeat_timeout > 0:
+                ctx.add_timer(f"act_hb/{scheduled_event_id}/{info.attempt}", ctx.now + info.heartbeat_timeout)
+            scheduled = history.HistoryEvent.FromString(ctx.history[scheduled_event_id - 1])
+    except NotFound:
+        return None
+    return _poll_response(state, info, scheduled.activity_task_scheduled_event_attributes, namespace_name)
+
+
+def _poll_response(
+    state: ExecutionState,
+    info: ActivityInfo,
+    scheduled: history.ActivityTaskScheduledEventAttributes,
+    namespace_name: str,
+) -> wsr.PollActivityTaskQueueResponse:
+    response = wsr.PollActivityTaskQueueResponse(
+        task_token=TaskToken(
+            namespace_id=state.namespace_id,
+            workflow_id=state.workflow_id,
+            run_id=state.run_id,
+            scheduled_event_id=info.scheduled_event_id,
+            attempt=info.attempt,
+            activity_id=info.activity_id,
+            kind="activity",
+        ).encode(),
+        workflow_namespace=namespace_name,
+        workflow_type=common.WorkflowType(name=state.workflow_type),
+        workflow_execution=common.WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id),
+        activity_type=scheduled.activity_type,
+        activity_id=info.activity_id,
+        header=scheduled.header,
+        input=scheduled.input,
+        attempt=info.attempt,
+        schedule_to_close_timeout=to_duration(info.schedule_to_close_timeout),
+        start_to_close_timeout=to_duration(info.start_to_close_timeout),
+        heartbeat_timeout=to_duration(info.heartbeat_timeout),
+        retry_policy=retry.to_proto(info.retry_policy),
+        priority=scheduled.priority,
+    )
+    if info.heartbeat_details is not None:
+        response.heartbeat_details.ParseFromString(info.heartbeat_details)
+    response.scheduled_time.CopyFrom(to_timestamp(info.scheduled_time))
+    response.current_attempt_scheduled_time.CopyFrom(to_timestamp(info.attempt_scheduled_time))
+    response.started_time.CopyFrom(to_timestamp(info.started_time))
+    return response
+
+
+# -- worker answers -----------------------------------------------------------------------------------
+
+
+def find_started_activity(state: ExecutionState, token: TaskToken) -> ActivityInfo:
+    """The activity a task token (or a by-id request, scheduled_event_id 0) refers to, if it is running."""
+    info = (
+        state.activities.get(token.scheduled_event_id)
+        if token.scheduled_event_id
+        else state.activity_by_id(token.activity_id)
+    )
+    if (
+        not state.running
+        or info is None
+        or not info.started
+        or (token.scheduled_event_id and info.attempt != token.attempt)
+    ):
+        raise NotFound("Activity task not found.")
+    return info
+
+
+def _write_outcome(
+    ctx: ExecutionContext, info: ActivityInfo, outcome_type: int, outcome: Callable[[int], Message]
+) -> None:
+    """ACTIVITY_TASK_STARTED (if the attempt started) then the outcome; both buffer behind a running
+    workflow task, and the flush fills in the started event id."""
+    started_event_id = 0
+    if info.started:
+        started = ctx.append_or_buffer(
+            ET.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+            history.ActivityTaskStartedEventAttributes(
+                scheduled_event_id=info.scheduled_event_id,
+                identity=info.started_identity,
+                request_id=info.started_request_id,
+                attempt=info.attempt,
+                last_failure=failure_pb.Failure.FromString(info.last_failure) if info.last_failure else None,
+            ),
+        )
+        started_event_id = started.event_id
+    ctx.append_or_buffer(outcome_type, outcome(started_event_id))
+    _remove(ctx, info)
+
+
+async def complete_activity(
+    engine: HistoryEngine, token: TaskToken, result: common.Payloads | None, identity: str
+) -> None:
+    async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
+        info = find_started_activity(ctx.state, token)
+        _write_outcome(
+            ctx,
+            info,
+            ET.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+            lambda started: history.ActivityTaskCompletedEventAttributes(
+                result=result,
+                scheduled_event_id=info.scheduled_event_id,
+                started_event_id=started,
+                identity=identity,
+            ),
+        )
+        request_workflow_task(engine, ctx)
+
+
+async def fail_activity(
+    engine: HistoryEngine,
+    token: TaskToken,
+    failure: failure_pb.Failure,
+    identity: str,
+    last_heartbeat_details: common.Payloads | None,
+) -> None:
+    async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
+        info = find_started_activity(ctx.state, token)
+        if last_heartbeat_details is not None:
+            info.heartbeat_details = last_heartbeat_details.SerializeToString()
+        info.last_worker_identity = identity
+        _fail_attempt(engine, ctx, info, failure, identity)
+
+
+def _fail_attempt(
+    engine: HistoryEngine,
+    ctx: ExecutionContext,
+    info: ActivityInfo,
+    failure: failure_pb.Failure,
+    identity: str,
+) -> None:
+    expiration = (
+        info.scheduled_time + info.schedule_to_close_timeout if info.schedule_to_close_timeout else 0.0
+    )
+    delay, retry_state = retry.next_retry(info.retry_policy, info.attempt, failure, ctx.now, expiration)
+    if delay is not None:
+        _retry_later(ctx, info, failure, delay)
+        return
+    _write_outcome(
+        ctx,
+        info,
+        ET.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        lambda started: history.ActivityTaskFailedEventAttributes(
+            failure=failure,
+            scheduled_event_id=info.scheduled_event_id,
+            started_event_id=started,
+            identity=identity,
+            retry_state=retry_state,  # type: ignore[arg-type]
+        ),
+    )
+    request_workflow_task(engine, ctx)
+
+
+def _retry_later(
+    ctx: ExecutionContext, info: ActivityInfo, failure: failure_pb.Failure, delay: float
+) -> None:
+    for key in _attempt_keys(info):
+        ctx.delete_task(key)
+    info.attempt += 1
+    info.last_failure = failure.SerializeToString()
+    info.started_time = 0.0
+    info.started_identity = ""
+    info.started_request_id = ""
+    info.in_backoff = True
+    ctx.add_timer(f"act_retry/{info.scheduled_event_id}/{info.attempt}", ctx.now + delay)
+
+
+async def cancel_activity(
+    engine: HistoryEngine, token: TaskToken, details: common.Payloads | None, identity: str
+) -> None:
+    async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
+        info = find_started_activity(ctx.state, token)
+        _write_outcome(
+            ctx,
+            info,
+            ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+            lambda started: history.ActivityTaskCanceledEventAttributes(
+                details=details,
+                latest_cancel_requested_event_id=info.cancel_requested_event_id,
+                scheduled_event_id=info.scheduled_event_id,
+                started_event_id=started,
+                identity=identity,
+            ),
+        )
+        request_workflow_task(engine, ctx)
+
+
+async def record_heartbeat(
+    engine: HistoryEngine, token: TaskToken, details: common.Payloads | None, identity: str
+) -> bool:
+    """Store the heartbeat; returns whether cancellation was requested."""
+    async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
+        info = find_started_activity(ctx.state, token)
+        if details is not None:
+            info.heartbeat_details = details.SerializeToString()
+        info.last_heartbeat_time = ctx.now
+        info.last_worker_identity = identity
+        ctx.touch()
+        return info.cancel_requested
+
+
+# -- timer tasks --------------------------------------------------------------------------------------
+
+
+def _timeout_failure(info: ActivityInfo, timeout_type: int) -> failure_pb.Failure:
+    failure = failure_pb.Failure(
+        message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout",
+        timeout_failure_info=failure_pb.TimeoutFailureInfo(timeout_type=timeout_type),  # type: ignore[arg-type]
+    )
+    if info.heartbeat_details is not None:
+        failure.timeout_failure_info.last_heartbeat_details.ParseFromString(info.heartbeat_details)
+    return failure
+
+
+def _time_out(engine: HistoryEngine, ctx: ExecutionContext, info: ActivityInfo, timeout_type: int) -> None:
+    failure = _timeout_failure(info, timeout_type)
+    if timeout_type in (TT.TIMEOUT_TYPE_START_TO_CLOSE, TT.TIMEOUT_TYPE_HEARTBEAT):
+        expiration = (
+            info.scheduled_time + info.schedule_to_close_timeout if info.schedule_to_close_timeout else 0.0
+        )
+        delay, retry_state = retry.next_retry(info.retry_policy, info.attempt, failure, ctx.now, expiration)
+        if delay is not None:
+            _retry_later(ctx, info, failure, delay)
+            return
+    else:
+        retry_state = RetryState.RETRY_STATE_TIMEOUT
+        if info.last_failure:
+            failure.cause.ParseFromString(info.last_failure)
+    _write_outcome(
+        ctx,
+        info,
+        ET.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        lambda started: history.ActivityTaskTimedOutEventAttributes(
+            failure=failure,
+            scheduled_event_id=info.scheduled_event_id,
+            started_event_id=started,
+            retry_state=retry_state,  # type: ignore[arg-type]
+        ),
+    )
+    request_workflow_task(engine, ctx)
+
+
+async def on_activity_timer(engine: HistoryEngine, key: str, ref: TaskRef) -> None:
+    kind, _, rest = key.partition("/")
+    parts = rest.split("/")
+    scheduled_event_id = int(parts[0])
+    attempt = int(parts[1]) if len(parts) > 1 else 0
+    async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
+        info = ctx.state.activities.get(scheduled_event_id)
+        if not ctx.state.running or info is None or (attempt and info.attempt != attempt):
+            return
+        if kind == "act_retry" and info.in_backoff:
+            ctx.delete_task(key)
+            _make_available(ctx, info)
+        elif kind == "act_s2s" and not info.started and not info.in_backoff:
+            _time_out(engine, ctx, info, TT.TIMEOUT_TYPE_SCHEDULE_TO_START)
+        elif kind == "act_s2c":
+            _time_out(engine, ctx, info, TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE)
+        elif kind == "act_st2c" and info.started:
+            _time_out(engine, ctx, info, TT.TIMEOUT_TYPE_START_TO_CLOSE)
+        elif kind == "act_hb" and info.started:
+            deadline = max(info.last_heartbeat_time, info.started_time) + info.heartbeat_timeout
+            if deadline > ctx.now + 0.001:
+                ctx.add_timer(key, deadline)
+            else:
+                _time_out(engine, ctx, info, TT.TIMEOUT_TYPE_HEARTBEAT)

@@ -1,0 +1,75 @@
+"""RequestCancelWorkflowExecution and TerminateWorkflowExecution."""
+
+from __future__ import annotations
+
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.history.v1 import message_pb2 as history
+
+from tempyral.errors import NotFound
+from tempyral.history.engine import HistoryEngine
+from tempyral.history.ops.close_workflow import close_workflow
+from tempyral.history.ops.workflow_task_schedule import request_workflow_task
+
+ET = EventType
+
+
+async def request_cancel_workflow(
+    engine: HistoryEngine,
+    namespace_id: str,
+    workflow_id: str,
+    run_id: str,
+    request_id: str,
+    identity: str,
+    reason: str,
+) -> None:
+    run_id = await engine.resolve_run_id(namespace_id, workflow_id, run_id)
+    async with engine.update_execution(namespace_id, workflow_id, run_id) as ctx:
+        state = ctx.state
+        if not state.running:
+            raise NotFound("workflow execution already completed")
+        if state.cancel_requested:
+            return  # asked before (maybe by a retry of this very request): nothing new to tell the workflow
+        state.cancel_requested = True
+        state.cancel_request_id = request_id
+        ctx.append_or_buffer(
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+            history.WorkflowExecutionCancelRequestedEventAttributes(cause=reason, identity=identity),
+        )
+        request_workflow_task(engine, ctx)
+
+
+async def terminate_workflow(
+    engine: HistoryEngine,
+    namespace_id: str,
+    workflow_id: str,
+    run_id: str,
+    reason: str,
+    details: common.Payloads | None,
+    identity: str,
+) -> None:
+    run_id = await engine.resolve_run_id(namespace_id, workflow_id, run_id)
+    async with engine.update_execution(namespace_id, workflow_id, run_id) as ctx:
+        state = ctx.state
+        if not state.running:
+            raise NotFound("workflow execution already completed")
+        task = state.workflow_task
+        if task is not None and task.started and not task.transient:
+            # The in-flight task can no longer complete: record it as failed by the forced close.
+            ctx.append(
+                ET.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                history.WorkflowTaskFailedEventAttributes(
+                    scheduled_event_id=task.scheduled_event_id,
+                    started_event_id=task.started_event_id,
+                    cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
+                ),
+            )
+        state.workflow_task = None
+        ctx.flush_buffered_events()
+        close_workflow(
+            ctx,
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+            history.WorkflowExecutionTerminatedEventAttributes(
+                reason=reason, details=details, identity=identity
+            ),
+        )

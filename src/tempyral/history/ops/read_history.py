@@ -1,0 +1,93 @@
+"""GetWorkflowExecutionHistory (paging, wait-new-event long poll, close-event filter) and its reverse form."""
+
+from __future__ import annotations
+
+import json
+
+from temporalio.api.enums.v1 import HistoryEventFilterType
+from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.errors import InvalidArgument
+from tempyral.history.engine import CachedExecution, HistoryEngine
+
+DEFAULT_PAGE_SIZE = 1000
+
+
+def _encode_token(run_id: str, next_event_id: int) -> bytes:
+    return json.dumps({"run_id": run_id, "next": next_event_id}).encode()
+
+
+def _decode_token(raw: bytes) -> tuple[str, int]:
+    try:
+        fields = json.loads(raw)
+        return str(fields["run_id"]), int(fields["next"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise InvalidArgument("Invalid NextPageToken.") from err
+
+
+def _history_of(events: list[bytes]) -> history.History:
+    result = history.History()
+    for raw in events:
+        result.events.add().ParseFromString(raw)
+    return result
+
+
+async def get_history(
+    engine: HistoryEngine, namespace_id: str, request: wsr.GetWorkflowExecutionHistoryRequest, max_wait: float
+) -> wsr.GetWorkflowExecutionHistoryResponse:
+    workflow_id = request.execution.workflow_id
+    if request.next_page_token:
+        run_id, next_event_id = _decode_token(request.next_page_token)
+    else:
+        run_id = await engine.resolve_run_id(namespace_id, workflow_id, request.execution.run_id)
+        next_event_id = 1
+    entry = await engine.load(namespace_id, workflow_id, run_id)
+    wait = min(max_wait, engine.dynamic.get_seconds("history.longPollExpirationInterval"))
+    if request.history_event_filter_type == HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT:
+        return await _close_event(engine, entry, run_id, request.wait_new_event, wait)
+    if request.wait_new_event and entry.state.running:
+        await engine.wait_for_new_events(entry, next_event_id - 1, wait)
+    page_size = request.maximum_page_size or DEFAULT_PAGE_SIZE
+    page = entry.events[next_event_id - 1 : next_event_id - 1 + page_size]
+    after = next_event_id + len(page)
+    more = after <= len(entry.events) or (request.wait_new_event and entry.state.running)
+    return wsr.GetWorkflowExecutionHistoryResponse(
+        history=_history_of(page), next_page_token=_encode_token(run_id, after) if more else b""
+    )
+
+
+async def _close_event(
+    engine: HistoryEngine, entry: CachedExecution, run_id: str, wait_new_event: bool, wait: float
+) -> wsr.GetWorkflowExecutionHistoryResponse:
+    loop_deadline = engine.clock.now() + wait
+    while wait_new_event and entry.state.running and entry.valid:
+        remaining = loop_deadline - engine.clock.now()
+        if remaining <= 0:
+            break
+        await engine.wait_for_new_events(entry, len(entry.events), remaining)
+    state = entry.state
+    if state.running:
+        token = _encode_token(run_id, len(entry.events) + 1) if wait_new_event else b""
+        return wsr.GetWorkflowExecutionHistoryResponse(next_page_token=token)
+    return wsr.GetWorkflowExecutionHistoryResponse(
+        history=_history_of([entry.events[state.close_event_id - 1]])
+    )
+
+
+async def get_history_reverse(
+    engine: HistoryEngine, namespace_id: str, request: wsr.GetWorkflowExecutionHistoryReverseRequest
+) -> wsr.GetWorkflowExecutionHistoryReverseResponse:
+    workflow_id = request.execution.workflow_id
+    if request.next_page_token:
+        run_id, last_event_id = _decode_token(request.next_page_token)
+        entry = await engine.load(namespace_id, workflow_id, run_id)
+    else:
+        run_id = await engine.resolve_run_id(namespace_id, workflow_id, request.execution.run_id)
+        entry = await engine.load(namespace_id, workflow_id, run_id)
+        last_event_id = len(entry.events)
+    page_size = request.maximum_page_size or DEFAULT_PAGE_SIZE
+    first_event_id = max(1, last_event_id - page_size + 1)
+    page = list(reversed(entry.events[first_event_id - 1 : last_event_id]))
+    token = _encode_token(run_id, first_event_id - 1) if first_event_id > 1 else b""
+    return wsr.GetWorkflowExecutionHistoryReverseResponse(history=_history_of(page), next_page_token=token)

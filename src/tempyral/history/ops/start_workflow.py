@@ -1,0 +1,193 @@
+"""StartWorkflowExecution: request-id idempotency, ID reuse and conflict policies, timeouts, start delay."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.enums.v1 import (
+    EventType,
+    TaskQueueKind,
+    WorkflowExecutionStatus,
+    WorkflowIdConflictPolicy,
+    WorkflowIdReusePolicy,
+)
+from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.clock import to_timestamp
+from tempyral.durations import checked_seconds, to_duration
+from tempyral.errors import WorkflowAlreadyStarted
+from tempyral.history.engine import HistoryEngine
+from tempyral.history.mutable_state import ExecutionState
+from tempyral.history.ops.cancel_terminate import terminate_workflow
+from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
+from tempyral.namespaces import Namespace
+
+ET = EventType
+WS = WorkflowExecutionStatus
+Reuse = WorkflowIdReusePolicy
+Conflict = WorkflowIdConflictPolicy
+
+_FAILED_STATUSES = {
+    WS.WORKFLOW_EXECUTION_STATUS_FAILED,
+    WS.WORKFLOW_EXECUTION_STATUS_CANCELED,
+    WS.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+    WS.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+}
+
+
+async def start_workflow(
+    engine: HistoryEngine, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest
+) -> wsr.StartWorkflowExecutionResponse:
+    async with engine.workflow_id_lock(namespace.id, request.workflow_id):
+        current_run_id = await engine.current_run_id(namespace.id, request.workflow_id)
+        if current_run_id is not None:
+            existing = (await engine.load(namespace.id, request.workflow_id, current_run_id)).state
+            if request.request_id and existing.start_request_id == request.request_id:
+                return wsr.StartWorkflowExecutionResponse(run_id=current_run_id, started=True)
+            if existing.running:
+                if not await _resolve_conflict(engine, request, existing):
+                    return wsr.StartWorkflowExecutionResponse(run_id=current_run_id, started=False)
+            else:
+                _check_reuse_policy(request, existing)
+        return await _create_run(engine, namespace, request)
+
+
+async def _resolve_conflict(
+    engine: HistoryEngine, request: wsr.StartWorkflowExecutionRequest, existing: ExecutionState
+) -> bool:
+    """A run with this id is open. True: start a new run anyway; False: use the existing one."""
+    policy = request.workflow_id_conflict_policy
+    if request.workflow_id_reuse_policy == Reuse.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING:
+        policy = Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
+    if policy == Conflict.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING:
+        return False
+    if policy == Conflict.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING:
+        await terminate_workflow(
+            engine,
+            existing.namespace_id,
+            existing.workflow_id,
+            existing.run_id,
+            reason="terminated by new start request (workflow ID conflict policy)",
+            details=None,
+            identity=request.identity,
+        )
+        return True
+    raise WorkflowAlreadyStarted(
+        f"Workflow execution is already running. WorkflowId: {existing.workflow_id}, RunId: {existing.run_id}.",
+        existing.start_request_id,
+        existing.run_id,
+    )
+
+
+def _check_reuse_policy(request: wsr.StartWorkflowExecutionRequest, existing: ExecutionState) -> None:
+    policy = request.workflow_id_reuse_policy
+    ids = f"WorkflowId: {existing.workflow_id}, RunId: {existing.run_id}."
+    if policy == Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE:
+        raise WorkflowAlreadyStarted(
+            f"Workflow execution already finished. {ids} Workflow ID reuse policy: reject duplicate workflow ID.",
+            existing.start_request_id,
+            existing.run_id,
+        )
+    if (
+        policy == Reuse.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+        and existing.status not in _FAILED_STATUSES
+    ):
+        raise WorkflowAlreadyStarted(
+            f"Workflow execution already finished successfully. {ids} Workflow ID reuse policy: allow duplicate "
+            "workflow ID if last run failed.",
+            existing.start_request_id,
+            existing.run_id,
+        )
+
+
+def workflow_timeouts(
+    engine: HistoryEngine, request: wsr.StartWorkflowExecutionRequest
+) -> tuple[float, float, float]:
+    """(execution, run, task) timeouts, defaulted and capped the way Temporal does."""
+    execution = checked_seconds(request.workflow_execution_timeout, "WorkflowExecutionTimeout")
+    run = checked_seconds(request.workflow_run_timeout, "WorkflowRunTimeout")
+    task = checked_seconds(request.workflow_task_timeout, "WorkflowTaskTimeout")
+    if run <= 0 or (execution > 0 and run > execution):
+        run = execution
+    if task <= 0:
+        task = engine.dynamic.get_seconds("system.defaultWorkflowTaskTimeout")
+    task = min(task, engine.dynamic.get_seconds("system.maxWorkflowTaskTimeout"))
+    if run > 0:
+        task = min(task, run)
+    return execution, run, task
+
+
+async def _create_run(
+    engine: HistoryEngine, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest
+) -> wsr.StartWorkflowExecutionResponse:
+    now = engine.clock.now()
+    run_id = str(uuid.uuid4())
+    execution_timeout, run_timeout, task_timeout = workflow_timeouts(engine, request)
+    delay = checked_seconds(request.workflow_start_delay, "WorkflowStartDelay")
+    state = ExecutionState(
+        namespace_id=namespace.id,
+        workflow_id=request.workflow_id,
+        run_id=run_id,
+        workflow_type=request.workflow_type.name,
+        task_queue=request.task_queue.name,
+        start_time=now,
+        first_run_id=run_id,
+        execution_time=now + delay,
+        execution_timeout=execution_timeout,
+        run_timeout=run_timeout,
+        task_timeout=task_timeout,
+        execution_expiration_time=now + execution_timeout if execution_timeout > 0 else 0.0,
+        start_request_id=request.request_id,
+        memo=request.memo.SerializeToString(),
+        search_attributes=request.search_attributes.SerializeToString(),
+    )
+    attributes = history.WorkflowExecutionStartedEventAttributes(
+        workflow_type=request.workflow_type,
+        task_queue=taskqueue.TaskQueue(
+            name=request.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+        ),
+        input=request.input,
+        workflow_execution_timeout=to_duration(execution_timeout),
+        workflow_run_timeout=to_duration(run_timeout),
+        workflow_task_timeout=to_duration(task_timeout),
+        original_execution_run_id=run_id,
+        identity=request.identity,
+        first_execution_run_id=run_id,
+        attempt=1,
+        cron_schedule=request.cron_schedule,
+        memo=request.memo,
+        search_attributes=request.search_attributes,
+        header=request.header,
+        workflow_id=request.workflow_id,
+        priority=request.priority,
+    )
+    if request.HasField("retry_policy"):
+        attributes.retry_policy.CopyFrom(request.retry_policy)
+    if execution_timeout > 0:
+        attributes.workflow_execution_expiration_time.CopyFrom(to_timestamp(state.execution_expiration_time))
+    if delay > 0:
+        attributes.first_workflow_task_backoff.CopyFrom(to_duration(delay))
+    async with engine.create_execution(state) as ctx:
+        started = ctx.append(ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, attributes)
+        if request.HasField("user_metadata"):
+            started.user_metadata.CopyFrom(request.user_metadata)
+        for link in request.links:
+            started.links.append(link)
+        if delay > 0:
+            ctx.add_timer("wf_backoff", now + delay)
+        else:
+            schedule_workflow_task(engine, ctx)
+        if run_timeout > 0:
+            ctx.add_timer("wf_run_timeout", now + delay + run_timeout)
+    return wsr.StartWorkflowExecutionResponse(
+        run_id=run_id,
+        started=True,
+        status=WS.WORKFLOW_EXECUTION_STATUS_RUNNING,
+    )
+
+
+def execution_of(state: ExecutionState) -> common.WorkflowExecution:
+    return common.WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id)

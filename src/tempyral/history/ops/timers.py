@@ -1,0 +1,67 @@
+"""Timer tasks from the outbox: route each due row to the operation that owns it."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import EventType, RetryState
+from temporalio.api.history.v1 import message_pb2 as history
+
+from tempyral.history.commands import timer_key
+from tempyral.history.engine import HistoryEngine
+from tempyral.history.ops.activity_task import on_activity_timer
+from tempyral.history.ops.close_workflow import close_workflow
+from tempyral.history.ops.workflow_task import on_workflow_task_timer
+from tempyral.history.ops.workflow_task_schedule import request_workflow_task, schedule_workflow_task
+from tempyral.matching.task_queue import TaskRef
+from tempyral.persistence.records import TaskRow
+
+ET = EventType
+
+
+async def fire_timer_task(engine: HistoryEngine, row: TaskRow) -> None:
+    ref = TaskRef(row.namespace_id, row.workflow_id, row.run_id, row.key)
+    kind = row.key.partition("/")[0]
+    if kind == "timer":
+        await _fire_user_timer(engine, ref, row.key.partition("/")[2])
+    elif kind.startswith("act_"):
+        await on_activity_timer(engine, row.key, ref)
+    elif kind.startswith("wft_"):
+        await on_workflow_task_timer(engine, row.key, ref)
+    elif kind == "wf_backoff":
+        await _first_workflow_task(engine, ref)
+    elif kind == "wf_run_timeout":
+        await _time_out_workflow(engine, ref)
+
+
+async def _fire_user_timer(engine: HistoryEngine, ref: TaskRef, timer_id: str) -> None:
+    async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
+        info = ctx.state.timers.get(timer_id)
+        if not ctx.state.running or info is None:
+            return
+        del ctx.state.timers[timer_id]
+        ctx.delete_task(timer_key(timer_id))
+        ctx.append_or_buffer(
+            ET.EVENT_TYPE_TIMER_FIRED,
+            history.TimerFiredEventAttributes(timer_id=timer_id, started_event_id=info.started_event_id),
+        )
+        request_workflow_task(engine, ctx)
+
+
+async def _first_workflow_task(engine: HistoryEngine, ref: TaskRef) -> None:
+    """The start delay (or cron/retry backoff) is over: the workflow gets its first task."""
+    async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
+        if not ctx.state.running:
+            return
+        ctx.delete_task("wf_backoff")
+        schedule_workflow_task(engine, ctx)
+
+
+async def _time_out_workflow(engine: HistoryEngine, ref: TaskRef) -> None:
+    async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
+        if not ctx.state.running:
+            return
+        ctx.flush_buffered_events()
+        close_workflow(
+            ctx,
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+            history.WorkflowExecutionTimedOutEventAttributes(retry_state=RetryState.RETRY_STATE_TIMEOUT),
+        )

@@ -1,0 +1,344 @@
+"""Workflow tasks: schedule, start (a poller took it), complete, fail and time out.
+
+A retried task is *transient*: its scheduled/started events live only in mutable state and in the poll
+response until an attempt completes, so a workflow stuck failing does not grow its history.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import message_pb2 as failure_pb
+from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.clock import to_timestamp
+from tempyral.errors import InvalidArgument, NotFound
+from tempyral.history.commands import COMPLETION_COMMANDS, CommandError, apply_commands, validate_commands
+from tempyral.history.engine import HistoryEngine
+from tempyral.history.execution import ExecutionContext, new_event
+from tempyral.history.mutable_state import ExecutionState, WorkflowTaskInfo
+from tempyral.history.ops.workflow_task_schedule import (
+    NORMAL,
+    STICKY,
+    dispatch,
+    retry_delay,
+    schedule_workflow_task,
+    scheduled_attributes,
+    task_key,
+)
+from tempyral.matching.task_queue import TaskRef
+from tempyral.tokens import TaskToken
+
+ET = EventType
+
+
+# -- poll ---------------------------------------------------------------------------------------------
+
+
+async def record_workflow_task_started(
+    engine: HistoryEngine, ref: TaskRef, request: wsr.PollWorkflowTaskQueueRequest
+) -> wsr.PollWorkflowTaskQueueResponse | None:
+    """Start the task a poller was matched with; None if it is no longer pending (stale matching entry)."""
+    try:
+        async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
+            state = ctx.state
+            task = state.workflow_task
+            if not state.running or task is None or task.started or ref.key != task_key(task.seq):
+                return None
+            request_id = str(uuid.uuid4())
+            if task.transient:
+                task.scheduled_event_id = state.next_event_id
+                task.started_event_id = state.next_event_id + 1
+            else:
+                event = ctx.append(
+                    ET.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+                    history.WorkflowTaskStartedEventAttributes(
+                        scheduled_event_id=task.scheduled_event_id,
+                        identity=request.identity,
+                        request_id=request_id,
+                        history_size_bytes=state.history_size_bytes,
+                        suggest_continue_as_new=_suggest_continue_as_new(engine, state),
+                    ),
+                )
+                task.started_event_id = event.event_id
+            task.started_time = ctx.now
+            task.started_identity = request.identity
+            task.request_id = request_id
+            ctx.delete_task(task_key(task.seq))
+            ctx.delete_task(f"wft_sticky/{task.seq}")
+            ctx.add_timer(f"wft_timeout/{task.seq}", ctx.now + task.start_to_close_timeout)
+            events = ctx.history
+            event_count = state.next_event_id - 1
+    except NotFound:
+        return None
+    return build_poll_response(engine, state, task, events[:event_count], request.task_queue.kind == STICKY)
+
+
+def _suggest_continue_as_new(engine: HistoryEngine, state: ExecutionState) -> bool:
+    count_limit = engine.dynamic.get_int("limit.historyCount.suggestContinueAsNew")
+    size_limit = engine.dynamic.get_int("limit.historySize.suggestContinueAsNew")
+    return state.next_event_id - 1 >= count_limit or state.history_size_bytes >= size_limit
+
+
+def build_poll_response(
+    engine: HistoryEngine, state: ExecutionState, task: WorkflowTaskInfo, events: list[bytes], partial: bool
+) -> wsr.PollWorkflowTaskQueueResponse:
+    # A sticky worker has the history up to the previous task cached: send only what is new.
+    first_event = state.previous_started_event_id + 1 if partial and task.sticky else 1
+    response = wsr.PollWorkflowTaskQueueResponse(
+        task_token=TaskToken(
+            namespace_id=state.namespace_id,
+            workflow_id=state.workflow_id,
+            run_id=state.run_id,
+            scheduled_event_id=task.scheduled_event_id,
+            started_event_id=task.started_event_id,
+            attempt=task.attempt,
+        ).encode(),
+        workflow_execution=common.WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id),
+        workflow_type=common.WorkflowType(name=state.workflow_type),
+        previous_started_event_id=state.previous_started_event_id,
+        started_event_id=task.started_event_id,
+        attempt=task.attempt,
+        backlog_count_hint=engine.matching.backlog_count(state.namespace_id, task.task_queue, "workflow"),
+        workflow_execution_task_queue=taskqueue.TaskQueue(name=state.task_queue, kind=NORMAL),
+    )
+    response.scheduled_time.CopyFrom(to_timestamp(task.scheduled_time))
+    response.started_time.CopyFrom(to_timestamp(task.started_time))
+    framed = b"".join(_frame_event(raw) for raw in events[first_event - 1 :])
+    if task.transient:
+        framed += b"".join(
+            _frame_event(e.SerializeToString()) for e in _transient_events(engine, state, task)
+        )
+    response.history.MergeFromString(framed)
+    return response
+
+
+def _frame_event(raw: bytes) -> bytes:
+    """Encode one serialized event as an element of History.events (field 1), without re-parsing it."""
+    size = len(raw)
+    header = bytearray(b"\x0a")
+    while True:
+        byte = size & 0x7F
+        size >>= 7
+        if size:
+            header.append(byte | 0x80)
+        else:
+            header.append(byte)
+            break
+    return bytes(header) + raw
+
+
+def _transient_events(
+    engine: HistoryEngine, state: ExecutionState, task: WorkflowTaskInfo
+) -> list[history.HistoryEvent]:
+    scheduled = new_event(
+        ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, scheduled_attributes(state, task), task.scheduled_time
+    )
+    scheduled.event_id = task.scheduled_event_id
+    started = new_event(
+        ET.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        history.WorkflowTaskStartedEventAttributes(
+            scheduled_event_id=task.scheduled_event_id,
+            identity=task.started_identity,
+            request_id=task.request_id,
+            history_size_bytes=state.history_size_bytes,
+            suggest_continue_as_new=_suggest_continue_as_new(engine, state),
+        ),
+        task.started_time,
+    )
+    started.event_id = task.started_event_id
+    return [scheduled, started]
+
+
+def _write_transient_events(engine: HistoryEngine, ctx: ExecutionContext, task: WorkflowTaskInfo) -> None:
+    """A transient task's attempt ended: its scheduled/started events become history now."""
+    if not task.transient:
+        return
+    for event in _transient_events(engine, ctx.state, task):
+        ctx.append_prepared(event)
+    task.transient = False
+
+
+# -- respond ------------------------------------------------------------------------------------------
+
+
+def _current_task(state: ExecutionState, token: TaskToken) -> WorkflowTaskInfo:
+    task = state.workflow_task
+    if (
+        not state.running
+        or task is None
+        or not task.started
+        or task.scheduled_event_id != token.scheduled_event_id
+        or task.started_event_id != token.started_event_id
+        or task.attempt != token.attempt
+    ):
+        raise NotFound("Workflow task not found.")
+    return task
+
+
+async def complete_workflow_task(
+    engine: HistoryEngine, token: TaskToken, request: wsr.RespondWorkflowTaskCompletedRequest
+) -> wsr.RespondWorkflowTaskCompletedResponse:
+    command_error: CommandError | None = None
+    async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
+        state = ctx.state
+        task = _current_task(state, token)
+        try:
+            validate_commands(state, request.commands)
+        except CommandError as err:
+            command_error = err
+        if command_error is not None:
+            failure = failure_pb.Failure(message=command_error.message)
+            fail_workflow_task(engine, ctx, command_error.cause, failure, request.identity)
+        elif state.buffered_events and _has_completion_command(request):
+            # New events arrived while the worker decided to close: it must see them first.
+            failure = failure_pb.Failure(
+                message="Unhandled new events arrived while completing the workflow."
+            )
+            cause = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
+            fail_workflow_task(engine, ctx, cause, failure, request.identity)
+        else:
+            _write_transient_events(engine, ctx, task)
+            completed = ctx.append(
+                ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+                history.WorkflowTaskCompletedEventAttributes(
+                    scheduled_event_id=task.scheduled_event_id,
+                    started_event_id=task.started_event_id,
+                    identity=request.identity,
+                    binary_checksum=request.binary_checksum,
+                    worker_version=request.worker_version_stamp,
+                    sdk_metadata=request.sdk_metadata,
+                    metering_metadata=request.metering_metadata,
+                    deployment=request.deployment,
+                    versioning_behavior=request.versioning_behavior,
+                ),
+            )
+            _finish_task(ctx, task)
+            state.previous_started_event_id = task.started_event_id
+            state.last_completed_workflow_task_event_id = completed.event_id
+            if request.HasField("sticky_attributes") and request.sticky_attributes.worker_task_queue.name:
+                state.sticky_task_queue = request.sticky_attributes.worker_task_queue.name
+                timeout = request.sticky_attributes.schedule_to_start_timeout
+                state.sticky_schedule_to_start_timeout = timeout.seconds + timeout.nanos / 1e9
+            needs_task = apply_commands(engine, ctx, request.commands, completed.event_id, request.identity)
+            if state.running:
+                flushed = ctx.flush_buffered_events()
+                if flushed or needs_task or request.force_create_new_workflow_task:
+                    schedule_workflow_task(engine, ctx)
+    if command_error is not None:
+        raise InvalidArgument(command_error.message)
+    return wsr.RespondWorkflowTaskCompletedResponse()
+
+
+def _has_completion_command(request: wsr.RespondWorkflowTaskCompletedRequest) -> bool:
+    return any(command.command_type in COMPLETION_COMMANDS for command in request.commands)
+
+
+def _finish_task(ctx: ExecutionContext, task: WorkflowTaskInfo) -> None:
+    seq = task.seq
+    for key in (task_key(seq), f"wft_timeout/{seq}", f"wft_sticky/{seq}", f"wft_dispatch/{seq}"):
+        ctx.delete_task(key)
+    ctx.state.workflow_task = None
+
+
+def fail_workflow_task(
+    engine: HistoryEngine,
+    ctx: ExecutionContext,
+    cause: int,
+    failure: failure_pb.Failure | None,
+    identity: str,
+    timeout_type: int = 0,
+    reschedule: bool = True,
+) -> None:
+    """End the current task unsuccessfully (worker failure, bad commands, timeout) and schedule a retry.
+
+    The first failure is written to history; later attempts stay transient while they keep failing.
+    """
+    state = ctx.state
+    task = state.workflow_task
+    assert task is not None
+    written = not task.transient
+    if written:
+        attributes: Message
+        if timeout_type:
+            attributes = history.WorkflowTaskTimedOutEventAttributes(
+                scheduled_event_id=task.scheduled_event_id,
+                started_event_id=task.started_event_id,
+                timeout_type=timeout_type,  # type: ignore[arg-type]
+            )
+            ctx.append(ET.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, attributes)
+        else:
+            attributes = history.WorkflowTaskFailedEventAttributes(
+                scheduled_event_id=task.scheduled_event_id,
+                started_event_id=task.started_event_id,
+                cause=cause,  # type: ignore[arg-type]
+                failure=failure,
+                identity=identity,
+            )
+            ctx.append(ET.EVENT_TYPE_WORKFLOW_TASK_FAILED, attributes)
+    _finish_task(ctx, task)
+    # The worker's cached copy of this workflow can no longer be trusted.
+    state.sticky_task_queue = ""
+    flushed = ctx.flush_buffered_events()
+    if not reschedule or not state.running:
+        return
+    if cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND or flushed:
+        schedule_workflow_task(engine, ctx)
+        return
+    attempt = task.attempt + 1
+    schedule_workflow_task(engine, ctx, attempt=attempt, transient=True, delay=retry_delay(engine, attempt))
+
+
+async def fail_workflow_task_request(
+    engine: HistoryEngine, token: TaskToken, request: wsr.RespondWorkflowTaskFailedRequest
+) -> None:
+    async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
+        _current_task(ctx.state, token)
+        failure = request.failure if request.HasField("failure") else None
+        fail_workflow_task(engine, ctx, request.cause, failure, request.identity)
+
+
+# -- timer tasks --------------------------------------------------------------------------------------
+
+
+async def on_workflow_task_timer(engine: HistoryEngine, key: str, ref: TaskRef) -> None:
+    kind, _, seq_text = key.partition("/")
+    seq = int(seq_text)
+    async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
+        state = ctx.state
+        task = state.workflow_task
+        if not state.running or task is None or task.seq != seq:
+            return
+        if kind == "wft_timeout" and task.started:
+            ctx.delete_task(key)
+            fail_workflow_task(engine, ctx, 0, None, "", timeout_type=TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
+        elif kind == "wft_sticky" and not task.started and task.sticky:
+            # The sticky worker did not pick the task up: give it to any worker on the normal queue.
+            ctx.delete_task(key)
+            if not task.transient:
+                ctx.append(
+                    ET.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+                    history.WorkflowTaskTimedOutEventAttributes(
+                        scheduled_event_id=task.scheduled_event_id,
+                        timeout_type=TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START,
+                    ),
+                )
+            _finish_task(ctx, task)
+            state.sticky_task_queue = ""
+            ctx.flush_buffered_events()
+            schedule_workflow_task(engine, ctx, attempt=task.attempt, transient=task.transient)
+        elif kind == "wft_dispatch" and not task.started and task.dispatch_at:
+            ctx.delete_task(key)
+            task.dispatch_at = 0.0
+            dispatch(ctx, task)
+
+
+async def move_off_sticky_queue(engine: HistoryEngine, ref: TaskRef) -> None:
+    """The sticky worker shut down: its pending task goes to the normal queue at once."""
+    kind, _, seq_text = ref.key.partition("/")
+    await on_workflow_task_timer(engine, f"wft_sticky/{seq_text}", ref)
