@@ -1,4 +1,4 @@
-"""Server settings: command-line options and the dynamic-config limits we honour, under Temporal's key names."""
+"""Server settings: command-line options and the dynamic-config limits we honour (Temporal key names)."""
 
 from __future__ import annotations
 

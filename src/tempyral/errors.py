@@ -60,9 +60,6 @@ class WorkflowAlreadyStarted(ServiceError):
 class FailedPrecondition(ServiceError):
     code = "FAILED_PRECONDITION"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, details.FailedPreconditionFailure())
-
 
 class ResourceExhausted(ServiceError):
     code = "RESOURCE_EXHAUSTED"

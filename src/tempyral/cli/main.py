@@ -90,11 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         import uvloop
-
-        runner = uvloop.run
     except ImportError:
-        runner = asyncio.run
-    runner(serve(config, args.sqlite_pragma))
+        asyncio.run(serve(config, args.sqlite_pragma))
+    else:
+        uvloop.run(serve(config, args.sqlite_pragma))
     return 0
 
 

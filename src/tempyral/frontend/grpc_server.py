@@ -40,7 +40,7 @@ def _wrap(name: str, handler: Handler) -> Handler:
     return call
 
 
-def workflow_service_handler(methods: dict[str, Handler]) -> grpc.GenericRpcHandler:
+def workflow_service_handler(methods: dict[str, Handler]) -> grpc.GenericRpcHandler[Any, Any]:
     """A generic handler for the WorkflowService methods in `methods` (keyed by RPC name)."""
     handlers = {}
     for name, handler in methods.items():

@@ -57,7 +57,9 @@ class WorkerService:
             try:
                 response = await workflow_task.record_workflow_task_started(self.engine, ref, request)
             except BaseException:
-                self.engine.matching.add_task("workflow", queue, ref)  # not started: keep it for the next poller
+                self.engine.matching.add_task(
+                    "workflow", queue, ref
+                )  # not started: keep it for the next poller
                 raise
             if response is not None:
                 return response

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from temporalio.api.command.v1 import message_pb2 as command_pb
-from temporalio.api.enums.v1 import CommandType, EventType, RetryState, TaskQueueKind
-from temporalio.api.enums.v1 import WorkflowTaskFailedCause as Cause
+from temporalio.api.enums.v1 import CommandType, EventType, RetryState, TaskQueueKind, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 
@@ -36,17 +35,24 @@ COMPLETION_COMMANDS = {
     CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
 }
 
+
+def _cause(name: str) -> int:
+    return WorkflowTaskFailedCause.Value(f"WORKFLOW_TASK_FAILED_CAUSE_{name}")
+
+
 # Commands the protocol has and Tempyral does not run yet, with the cause the task fails with.
-_NOT_YET_SUPPORTED = {
-    CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES,
-    CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES,
-    CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
-    CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
-    CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
-    CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES,
-    CT.COMMAND_TYPE_PROTOCOL_MESSAGE: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
-    CT.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES,
-    CT.COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION: Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES,
+_NOT_YET_SUPPORTED: dict[int, int] = {
+    CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: _cause("BAD_CONTINUE_AS_NEW_ATTRIBUTES"),
+    CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: _cause("BAD_START_CHILD_EXECUTION_ATTRIBUTES"),
+    CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: _cause("BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES"),
+    CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: _cause(
+        "BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES"
+    ),
+    CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: _cause("BAD_SEARCH_ATTRIBUTES"),
+    CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: _cause("BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES"),
+    CT.COMMAND_TYPE_PROTOCOL_MESSAGE: _cause("BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
+    CT.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION: _cause("BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
+    CT.COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION: _cause("BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES"),
 }
 
 
@@ -66,7 +72,7 @@ def validate_commands(state: ExecutionState, commands: Sequence[command_pb.Comma
         kind = command.command_type
         if kind in COMPLETION_COMMANDS and index != len(commands) - 1:
             raise CommandError(
-                Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                _cause("UNHANDLED_COMMAND"),
                 f"{CommandType.Name(kind)} must be the last command of a workflow task.",
             )
         if kind in _NOT_YET_SUPPORTED:
@@ -79,7 +85,7 @@ def validate_commands(state: ExecutionState, commands: Sequence[command_pb.Comma
             _validate_schedule_activity(state, attributes)
             if attributes.activity_id in activity_ids:
                 raise CommandError(
-                    Cause.WORKFLOW_TASK_FAILED_CAUSE_SCHEDULE_ACTIVITY_DUPLICATE_ID,
+                    _cause("SCHEDULE_ACTIVITY_DUPLICATE_ID"),
                     f"Activity ID {attributes.activity_id} is already in use.",
                 )
             activity_ids.add(attributes.activity_id)
@@ -87,24 +93,22 @@ def validate_commands(state: ExecutionState, commands: Sequence[command_pb.Comma
             scheduled = command.request_cancel_activity_task_command_attributes.scheduled_event_id
             if scheduled not in state.activities or scheduled in cancelled_activities:
                 raise CommandError(
-                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
+                    _cause("BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES"),
                     f"Unable to cancel activity: no pending activity scheduled by event {scheduled}.",
                 )
             cancelled_activities.add(scheduled)
         elif kind == CT.COMMAND_TYPE_START_TIMER:
             attributes_t = command.start_timer_command_attributes
             if not attributes_t.timer_id:
-                raise CommandError(
-                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES, "TimerId is not set."
-                )
+                raise CommandError(_cause("BAD_START_TIMER_ATTRIBUTES"), "TimerId is not set.")
             if attributes_t.timer_id in timer_ids:
                 raise CommandError(
-                    Cause.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID,
+                    _cause("START_TIMER_DUPLICATE_ID"),
                     f"Timer ID {attributes_t.timer_id} is already in use.",
                 )
             if seconds_of(attributes_t.start_to_fire_timeout) <= 0:
                 raise CommandError(
-                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES,
+                    _cause("BAD_START_TIMER_ATTRIBUTES"),
                     "A valid StartToFireTimeout is not set on StartTimerCommand.",
                 )
             timer_ids.add(attributes_t.timer_id)
@@ -112,31 +116,27 @@ def validate_commands(state: ExecutionState, commands: Sequence[command_pb.Comma
             timer_id = command.cancel_timer_command_attributes.timer_id
             if timer_id not in timer_ids:
                 raise CommandError(
-                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES,
+                    _cause("BAD_CANCEL_TIMER_ATTRIBUTES"),
                     f"Unable to cancel timer: no pending timer with ID {timer_id}.",
                 )
             timer_ids.discard(timer_id)
         elif kind == CT.COMMAND_TYPE_RECORD_MARKER:
             if not command.record_marker_command_attributes.marker_name:
-                raise CommandError(
-                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES, "MarkerName is not set."
-                )
+                raise CommandError(_cause("BAD_RECORD_MARKER_ATTRIBUTES"), "MarkerName is not set.")
         elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
             if not command.fail_workflow_execution_command_attributes.HasField("failure"):
                 raise CommandError(
-                    Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES,
+                    _cause("BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES"),
                     "Failure is not set.",
                 )
         elif kind not in COMPLETION_COMMANDS:
-            raise CommandError(
-                Cause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, f"Unknown command type: {kind}."
-            )
+            raise CommandError(_cause("UNHANDLED_COMMAND"), f"Unknown command type: {kind}.")
 
 
 def _validate_schedule_activity(
     state: ExecutionState, attributes: command_pb.ScheduleActivityTaskCommandAttributes
 ) -> None:
-    bad = Cause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES
+    bad = _cause("BAD_SCHEDULE_ACTIVITY_ATTRIBUTES")
     if not attributes.activity_id:
         raise CommandError(bad, "ActivityId is not set.")
     if not attributes.activity_type.name:

@@ -1,4 +1,4 @@
-"""One state change of one run in the making: new events, outbox rows and the mutable state, committed together.
+"""One state change of one run in the making: new events, outbox rows and mutable state, committed together.
 
 Operations receive an `ExecutionContext` from `HistoryEngine.update_execution`, decide, and record here;
 the engine commits everything in one transaction and only then lets anything out (matching, timers, waiters).
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.history.v1 import message_pb2 as history_pb
 
 from tempyral.clock import to_timestamp
 from tempyral.history.mutable_state import ExecutionState
@@ -28,7 +28,7 @@ _ATTRIBUTE_FIELDS: dict[int, str] = {
 _task_ids = itertools.count(time.time_ns() // 1000)
 
 # Events that complete an activity refer to its started event, whose id is known only when it is written.
-_ACTIVITY_OUTCOME_FIELDS = {
+_ACTIVITY_OUTCOME_FIELDS: dict[int, str] = {
     EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
     EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
     EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
@@ -36,8 +36,8 @@ _ACTIVITY_OUTCOME_FIELDS = {
 }
 
 
-def new_event(event_type: int, attributes: Message | None, now: float) -> history.HistoryEvent:
-    event = history.HistoryEvent(event_type=event_type, task_id=next(_task_ids))
+def new_event(event_type: int, attributes: Message | None, now: float) -> history_pb.HistoryEvent:
+    event = history_pb.HistoryEvent(event_type=event_type, task_id=next(_task_ids))  # type: ignore[arg-type]
     event.event_time.CopyFrom(to_timestamp(now))
     if attributes is not None:
         getattr(event, _ATTRIBUTE_FIELDS[event_type]).CopyFrom(attributes)
@@ -50,7 +50,7 @@ class ExecutionContext:
     now: float
     # The run's committed history (serialized events); grows by new_events once they commit.
     history: list[bytes] = field(default_factory=list)
-    new_events: list[history.HistoryEvent] = field(default_factory=list)
+    new_events: list[history_pb.HistoryEvent] = field(default_factory=list)
     upsert_tasks: dict[str, TaskRow] = field(default_factory=dict)
     delete_task_keys: set[str] = field(default_factory=set)
     make_current: bool = False
@@ -60,20 +60,20 @@ class ExecutionContext:
 
     # -- history ---------------------------------------------------------------------------------------
 
-    def append(self, event_type: int, attributes: Message | None = None) -> history.HistoryEvent:
+    def append(self, event_type: int, attributes: Message | None = None) -> history_pb.HistoryEvent:
         """Write an event to history now, with the next event id."""
         event = new_event(event_type, attributes, self.now)
         self.append_prepared(event)
         return event
 
-    def append_prepared(self, event: history.HistoryEvent) -> None:
+    def append_prepared(self, event: history_pb.HistoryEvent) -> None:
         event.event_id = self.state.next_event_id
         self.state.next_event_id += 1
         self.state.history_size_bytes += event.ByteSize()
         self.new_events.append(event)
         self.dirty = True
 
-    def append_or_buffer(self, event_type: int, attributes: Message | None = None) -> history.HistoryEvent:
+    def append_or_buffer(self, event_type: int, attributes: Message | None = None) -> history_pb.HistoryEvent:
         """Events from outside the workflow (activity outcomes, timers, cancel requests) wait while a
         workflow task is in flight, and are written after its completion so the worker sees them next."""
         if self.state.workflow_task_in_flight:
@@ -89,7 +89,7 @@ class ExecutionContext:
             return False
         started_ids: dict[int, int] = {}
         for raw in self.state.buffered_events:
-            event = history.HistoryEvent.FromString(raw)
+            event = history_pb.HistoryEvent.FromString(raw)
             outcome_field = _ACTIVITY_OUTCOME_FIELDS.get(event.event_type)
             if outcome_field is not None:
                 outcome = getattr(event, outcome_field)

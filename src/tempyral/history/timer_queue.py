@@ -1,4 +1,4 @@
-"""Due-time ordered queue of timer tasks (user timers, timeouts, retry backoffs) and the loop that fires them."""
+"""Due-time ordered queue of timer tasks (user timers, timeouts, retry backoffs) and the loop firing them."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TaskRef:
-    """Points at a pending task in an execution's outbox; history decides on start whether it is still live."""
+    """Points at a pending task in an execution's outbox; history decides at start whether it is live."""
 
     namespace_id: str
     workflow_id: str

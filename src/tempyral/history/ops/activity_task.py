@@ -7,7 +7,6 @@ attempt's ACTIVITY_TASK_STARTED (carrying both) is written just before its outco
 from __future__ import annotations
 
 import uuid
-
 from collections.abc import Callable
 
 from google.protobuf.message import Message
@@ -31,7 +30,7 @@ from tempyral.tokens import TaskToken
 ET = EventType
 TT = TimeoutType
 
-_TIMEOUT_NAMES = {
+_TIMEOUT_NAMES: dict[int, str] = {
     TT.TIMEOUT_TYPE_SCHEDULE_TO_START: "ScheduleToStart",
     TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: "ScheduleToClose",
     TT.TIMEOUT_TYPE_START_TO_CLOSE: "StartToClose",

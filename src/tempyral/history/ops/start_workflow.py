@@ -76,7 +76,8 @@ async def _resolve_conflict(
         )
         return True
     raise WorkflowAlreadyStarted(
-        f"Workflow execution is already running. WorkflowId: {existing.workflow_id}, RunId: {existing.run_id}.",
+        "Workflow execution is already running. "
+        f"WorkflowId: {existing.workflow_id}, RunId: {existing.run_id}.",
         existing.start_request_id,
         existing.run_id,
     )
@@ -87,7 +88,8 @@ def _check_reuse_policy(request: wsr.StartWorkflowExecutionRequest, existing: Ex
     ids = f"WorkflowId: {existing.workflow_id}, RunId: {existing.run_id}."
     if policy == Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE:
         raise WorkflowAlreadyStarted(
-            f"Workflow execution already finished. {ids} Workflow ID reuse policy: reject duplicate workflow ID.",
+            f"Workflow execution already finished. {ids} "
+            "Workflow ID reuse policy: reject duplicate workflow ID.",
             existing.start_request_id,
             existing.run_id,
         )
@@ -96,8 +98,8 @@ def _check_reuse_policy(request: wsr.StartWorkflowExecutionRequest, existing: Ex
         and existing.status not in _FAILED_STATUSES
     ):
         raise WorkflowAlreadyStarted(
-            f"Workflow execution already finished successfully. {ids} Workflow ID reuse policy: allow duplicate "
-            "workflow ID if last run failed.",
+            f"Workflow execution already finished successfully. {ids} "
+            "Workflow ID reuse policy: allow duplicate workflow ID if last run failed.",
             existing.start_request_id,
             existing.run_id,
         )

@@ -340,5 +340,5 @@ async def on_workflow_task_timer(engine: HistoryEngine, key: str, ref: TaskRef) 
 
 async def move_off_sticky_queue(engine: HistoryEngine, ref: TaskRef) -> None:
     """The sticky worker shut down: its pending task goes to the normal queue at once."""
-    kind, _, seq_text = ref.key.partition("/")
+    seq_text = ref.key.partition("/")[2]
     await on_workflow_task_timer(engine, f"wft_sticky/{seq_text}", ref)
