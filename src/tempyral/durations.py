@@ -25,7 +25,7 @@ def checked_seconds(duration: Duration, what: str) -> float:
     """Seconds of a request's duration field; InvalidArgument if negative or out of range."""
     seconds = seconds_of(duration)
     if seconds < 0 or duration.nanos < 0:
-        raise InvalidArgument(f"Invalid {what}: duration must not be negative.")
+        raise InvalidArgument(f"An invalid {what} is set on request. cause: negative duration")
     if seconds > MAX_SECONDS or abs(duration.nanos) >= 1_000_000_000:
         raise InvalidArgument(f"Invalid {what}: duration is out of range.")
     return seconds

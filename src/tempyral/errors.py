@@ -50,10 +50,12 @@ class NamespaceAlreadyExists(ServiceError):
 class WorkflowAlreadyStarted(ServiceError):
     code = "ALREADY_EXISTS"
 
-    def __init__(self, message: str, start_request_id: str, run_id: str) -> None:
+    def __init__(self, message: str, start_request_id: str, run_id: str, first_run_id: str) -> None:
         super().__init__(
             message,
-            details.WorkflowExecutionAlreadyStartedFailure(start_request_id=start_request_id, run_id=run_id),
+            details.WorkflowExecutionAlreadyStartedFailure(
+                start_request_id=start_request_id, run_id=run_id, first_execution_run_id=first_run_id
+            ),
         )
 
 

@@ -11,7 +11,8 @@ from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
 from tempyral.namespaces import CLUSTER_NAME, DEFAULT_RETENTION_SECONDS, new_namespace_record
 
-SERVER_VERSION = "1.27.0"
+# The Temporal server release whose API and behaviour we follow.
+SERVER_VERSION = "1.32.0"
 CLUSTER_ID = "tempyral-single-node"
 
 

@@ -128,7 +128,8 @@ class WorkerService:
         check_blob_size(request.result, "result", self.deps.dynamic)
         token = self._activity_token(request.task_token)
         result = request.result if request.HasField("result") else None
-        await activity_task.complete_activity(self.engine, token, result, request.identity)
+        version = request.worker_version if request.HasField("worker_version") else None
+        await activity_task.complete_activity(self.engine, token, result, request.identity, version)
         return wsr.RespondActivityTaskCompletedResponse()
 
     async def RespondActivityTaskCompletedById(
@@ -148,7 +149,10 @@ class WorkerService:
         self.deps.namespaces.get(request.namespace)
         token = self._activity_token(request.task_token)
         details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
-        await activity_task.fail_activity(self.engine, token, request.failure, request.identity, details)
+        version = request.worker_version if request.HasField("worker_version") else None
+        await activity_task.fail_activity(
+            self.engine, token, request.failure, request.identity, details, version
+        )
         return wsr.RespondActivityTaskFailedResponse()
 
     async def RespondActivityTaskFailedById(

@@ -43,7 +43,8 @@ class WorkflowService:
         check_id_length(request.workflow_id, "WorkflowId", dynamic)
         require(request.workflow_type.name, "WorkflowType")
         check_id_length(request.workflow_type.name, "WorkflowType", dynamic)
-        require(request.task_queue.name, "TaskQueue")
+        if not request.task_queue.name:
+            raise InvalidArgument("missing task queue name")
         check_id_length(request.task_queue.name, "TaskQueue", dynamic)
         if len(request.request_id) > dynamic.get_int("limit.maxIDLength"):
             raise InvalidArgument("RequestId exceeds length limit.")
@@ -117,7 +118,7 @@ class WorkflowService:
             namespace.id,
             execution.workflow_id,
             execution.run_id,
-            request.reason,
+            request.reason or "terminated by user via frontend",
             details,
             request.identity,
         )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from temporalio.api.command.v1 import message_pb2 as command_pb
+from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import CommandType, EventType, RetryState, TaskQueueKind, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
@@ -48,7 +49,6 @@ _NOT_YET_SUPPORTED: dict[int, int] = {
     CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: _cause(
         "BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES"
     ),
-    CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: _cause("BAD_SEARCH_ATTRIBUTES"),
     CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: _cause("BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES"),
     CT.COMMAND_TYPE_PROTOCOL_MESSAGE: _cause("BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
     CT.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION: _cause("BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
@@ -123,6 +123,9 @@ def validate_commands(state: ExecutionState, commands: Sequence[command_pb.Comma
         elif kind == CT.COMMAND_TYPE_RECORD_MARKER:
             if not command.record_marker_command_attributes.marker_name:
                 raise CommandError(_cause("BAD_RECORD_MARKER_ATTRIBUTES"), "MarkerName is not set.")
+        elif kind == CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            if not command.upsert_workflow_search_attributes_command_attributes.HasField("search_attributes"):
+                raise CommandError(_cause("BAD_SEARCH_ATTRIBUTES"), "SearchAttributes is not set on command.")
         elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
             if not command.fail_workflow_execution_command_attributes.HasField("failure"):
                 raise CommandError(
@@ -190,7 +193,8 @@ def apply_commands(
             _schedule_activity(ctx, command.schedule_activity_task_command_attributes, completed_event_id)
         elif kind == CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
             scheduled = command.request_cancel_activity_task_command_attributes.scheduled_event_id
-            needs_task |= request_cancel_activity(ctx, ctx.state.activities[scheduled], completed_event_id)
+            info = ctx.state.activities[scheduled]
+            needs_task |= request_cancel_activity(ctx, info, completed_event_id, identity)
         elif kind == CT.COMMAND_TYPE_START_TIMER:
             _start_timer(ctx, command.start_timer_command_attributes, completed_event_id)
         elif kind == CT.COMMAND_TYPE_CANCEL_TIMER:
@@ -206,6 +210,10 @@ def apply_commands(
                     header=marker.header,
                     failure=marker.failure if marker.HasField("failure") else None,
                 ),
+            )
+        elif kind == CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            _upsert_search_attributes(
+                ctx, command.upsert_workflow_search_attributes_command_attributes, completed_event_id
             )
         elif kind == CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
             close_workflow(
@@ -317,3 +325,25 @@ def _cancel_timer(ctx: ExecutionContext, timer_id: str, completed_event_id: int,
             identity=identity,
         ),
     )
+
+
+def _upsert_search_attributes(
+    ctx: ExecutionContext,
+    attributes: command_pb.UpsertWorkflowSearchAttributesCommandAttributes,
+    completed_event_id: int,
+) -> None:
+    ctx.append(
+        ET.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        history.UpsertWorkflowSearchAttributesEventAttributes(
+            workflow_task_completed_event_id=completed_event_id,
+            search_attributes=attributes.search_attributes,
+        ),
+    )
+    merged = common.SearchAttributes.FromString(ctx.state.search_attributes)
+    for name, value in attributes.search_attributes.indexed_fields.items():
+        # An empty payload removes the attribute, as in Temporal.
+        if value.data or value.metadata.get("type"):
+            merged.indexed_fields[name].CopyFrom(value)
+        else:
+            merged.indexed_fields.pop(name, None)
+    ctx.state.search_attributes = merged.SerializeToString()

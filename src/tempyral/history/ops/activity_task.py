@@ -72,8 +72,14 @@ def _make_available(ctx: ExecutionContext, info: ActivityInfo) -> None:
         )
 
 
+# What the real server puts in the cancellation of an activity that never started.
+_NOT_STARTED_DETAILS = common.Payloads(
+    payloads=[common.Payload(metadata={"encoding": b"json/plain"}, data=b'"ACTIVITY_ID_NOT_STARTED"')]
+)
+
+
 def request_cancel_activity(
-    ctx: ExecutionContext, info: ActivityInfo, workflow_task_completed_event_id: int
+    ctx: ExecutionContext, info: ActivityInfo, workflow_task_completed_event_id: int, identity: str
 ) -> bool:
     """The workflow asked to cancel an activity. True if it was cancelled at once (never started)."""
     requested = ctx.append(
@@ -90,8 +96,10 @@ def request_cancel_activity(
     ctx.append(
         ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
         history.ActivityTaskCanceledEventAttributes(
+            details=_NOT_STARTED_DETAILS,
             scheduled_event_id=info.scheduled_event_id,
             latest_cancel_requested_event_id=requested.event_id,
+            identity=identity,
         ),
     )
     _remove(ctx, info)
@@ -189,12 +197,16 @@ def find_started_activity(state: ExecutionState, token: TaskToken) -> ActivityIn
         or not info.started
         or (token.scheduled_event_id and info.attempt != token.attempt)
     ):
-        raise NotFound("Activity task not found.")
+        raise NotFound("invalid activityID or activity already timed out or invoking workflow is completed")
     return info
 
 
 def _write_outcome(
-    ctx: ExecutionContext, info: ActivityInfo, outcome_type: int, outcome: Callable[[int], Message]
+    ctx: ExecutionContext,
+    info: ActivityInfo,
+    outcome_type: int,
+    outcome: Callable[[int], Message],
+    worker_version: common.WorkerVersionStamp | None = None,
 ) -> None:
     """ACTIVITY_TASK_STARTED (if the attempt started) then the outcome; both buffer behind a running
     workflow task, and the flush fills in the started event id."""
@@ -210,13 +222,21 @@ def _write_outcome(
                 last_failure=failure_pb.Failure.FromString(info.last_failure) if info.last_failure else None,
             ),
         )
+        if worker_version is not None:
+            started.activity_task_started_event_attributes.worker_version.CopyFrom(worker_version)
+            if ctx.state.workflow_task_in_flight:
+                ctx.state.buffered_events[-1] = started.SerializeToString()
         started_event_id = started.event_id
     ctx.append_or_buffer(outcome_type, outcome(started_event_id))
     _remove(ctx, info)
 
 
 async def complete_activity(
-    engine: HistoryEngine, token: TaskToken, result: common.Payloads | None, identity: str
+    engine: HistoryEngine,
+    token: TaskToken,
+    result: common.Payloads | None,
+    identity: str,
+    worker_version: common.WorkerVersionStamp | None = None,
 ) -> None:
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
         info = find_started_activity(ctx.state, token)
@@ -230,6 +250,7 @@ async def complete_activity(
                 started_event_id=started,
                 identity=identity,
             ),
+            worker_version,
         )
         request_workflow_task(engine, ctx)
 
@@ -240,42 +261,37 @@ async def fail_activity(
     failure: failure_pb.Failure,
     identity: str,
     last_heartbeat_details: common.Payloads | None,
+    worker_version: common.WorkerVersionStamp | None = None,
 ) -> None:
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
         info = find_started_activity(ctx.state, token)
         if last_heartbeat_details is not None:
             info.heartbeat_details = last_heartbeat_details.SerializeToString()
         info.last_worker_identity = identity
-        _fail_attempt(engine, ctx, info, failure, identity)
+        expiration = _expiration(info)
+        delay, retry_state = retry.next_retry(info.retry_policy, info.attempt, failure, ctx.now, expiration)
+        if delay is not None:
+            _retry_later(ctx, info, failure, delay)
+            return
+        _write_outcome(
+            ctx,
+            info,
+            ET.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+            lambda started: history.ActivityTaskFailedEventAttributes(
+                failure=failure,
+                scheduled_event_id=info.scheduled_event_id,
+                started_event_id=started,
+                identity=identity,
+                retry_state=retry_state,  # type: ignore[arg-type]
+            ),
+            worker_version,
+        )
+        request_workflow_task(engine, ctx)
 
 
-def _fail_attempt(
-    engine: HistoryEngine,
-    ctx: ExecutionContext,
-    info: ActivityInfo,
-    failure: failure_pb.Failure,
-    identity: str,
-) -> None:
-    expiration = (
-        info.scheduled_time + info.schedule_to_close_timeout if info.schedule_to_close_timeout else 0.0
-    )
-    delay, retry_state = retry.next_retry(info.retry_policy, info.attempt, failure, ctx.now, expiration)
-    if delay is not None:
-        _retry_later(ctx, info, failure, delay)
-        return
-    _write_outcome(
-        ctx,
-        info,
-        ET.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-        lambda started: history.ActivityTaskFailedEventAttributes(
-            failure=failure,
-            scheduled_event_id=info.scheduled_event_id,
-            started_event_id=started,
-            identity=identity,
-            retry_state=retry_state,  # type: ignore[arg-type]
-        ),
-    )
-    request_workflow_task(engine, ctx)
+def _expiration(info: ActivityInfo) -> float:
+    """When the schedule-to-close budget runs out (0: never)."""
+    return info.scheduled_time + info.schedule_to_close_timeout if info.schedule_to_close_timeout else 0.0
 
 
 def _retry_later(
@@ -330,10 +346,19 @@ async def record_heartbeat(
 
 
 def _timeout_failure(info: ActivityInfo, timeout_type: int) -> failure_pb.Failure:
+    """The server-made failure of a timed-out attempt; its cause is the previous attempt's failure."""
     failure = failure_pb.Failure(
         message=f"activity {_TIMEOUT_NAMES[timeout_type]} timeout",
+        source="Server",
         timeout_failure_info=failure_pb.TimeoutFailureInfo(timeout_type=timeout_type),  # type: ignore[arg-type]
     )
+    if info.last_failure:
+        failure.cause.ParseFromString(info.last_failure)
+        if timeout_type == TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
+            failure.message = (
+                "Not enough time to schedule next retry before activity ScheduleToClose timeout, "
+                "giving up retrying"
+            )
     if info.heartbeat_details is not None:
         failure.timeout_failure_info.last_heartbeat_details.ParseFromString(info.heartbeat_details)
     return failure
@@ -342,17 +367,17 @@ def _timeout_failure(info: ActivityInfo, timeout_type: int) -> failure_pb.Failur
 def _time_out(engine: HistoryEngine, ctx: ExecutionContext, info: ActivityInfo, timeout_type: int) -> None:
     failure = _timeout_failure(info, timeout_type)
     if timeout_type in (TT.TIMEOUT_TYPE_START_TO_CLOSE, TT.TIMEOUT_TYPE_HEARTBEAT):
-        expiration = (
-            info.scheduled_time + info.schedule_to_close_timeout if info.schedule_to_close_timeout else 0.0
+        delay, retry_state = retry.next_retry(
+            info.retry_policy, info.attempt, failure, ctx.now, _expiration(info)
         )
-        delay, retry_state = retry.next_retry(info.retry_policy, info.attempt, failure, ctx.now, expiration)
         if delay is not None:
             _retry_later(ctx, info, failure, delay)
             return
     else:
         retry_state = RetryState.RETRY_STATE_TIMEOUT
         if info.last_failure:
-            failure.cause.ParseFromString(info.last_failure)
+            # The budget ran out while retrying: the attempt in progress is never recorded as started.
+            info.started_time = 0.0
     _write_outcome(
         ctx,
         info,

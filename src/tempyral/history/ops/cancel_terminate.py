@@ -13,6 +13,9 @@ from tempyral.history.ops.workflow_task_schedule import request_workflow_task
 
 ET = EventType
 
+# The identity the real server writes on events it makes itself.
+SERVER_IDENTITY = "history-service"
+
 
 async def request_cancel_workflow(
     engine: HistoryEngine,
@@ -62,6 +65,7 @@ async def terminate_workflow(
                     scheduled_event_id=task.scheduled_event_id,
                     started_event_id=task.started_event_id,
                     cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
+                    identity=SERVER_IDENTITY,
                 ),
             )
         state.workflow_task = None

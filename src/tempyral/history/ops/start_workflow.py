@@ -46,10 +46,20 @@ async def start_workflow(
         if current_run_id is not None:
             existing = (await engine.load(namespace.id, request.workflow_id, current_run_id)).state
             if request.request_id and existing.start_request_id == request.request_id:
-                return wsr.StartWorkflowExecutionResponse(run_id=current_run_id, started=True)
+                return wsr.StartWorkflowExecutionResponse(
+                    run_id=current_run_id,
+                    first_execution_run_id=existing.first_run_id,
+                    started=True,
+                    status=existing.status,  # type: ignore[arg-type]
+                )
             if existing.running:
                 if not await _resolve_conflict(engine, request, existing):
-                    return wsr.StartWorkflowExecutionResponse(run_id=current_run_id, started=False)
+                    return wsr.StartWorkflowExecutionResponse(
+                        run_id=current_run_id,
+                        first_execution_run_id=existing.first_run_id,
+                        started=False,
+                        status=existing.status,  # type: ignore[arg-type]
+                    )
             else:
                 _check_reuse_policy(request, existing)
         return await _create_run(engine, namespace, request)
@@ -80,6 +90,7 @@ async def _resolve_conflict(
         f"WorkflowId: {existing.workflow_id}, RunId: {existing.run_id}.",
         existing.start_request_id,
         existing.run_id,
+        existing.first_run_id,
     )
 
 
@@ -92,6 +103,7 @@ def _check_reuse_policy(request: wsr.StartWorkflowExecutionRequest, existing: Ex
             "Workflow ID reuse policy: reject duplicate workflow ID.",
             existing.start_request_id,
             existing.run_id,
+            existing.first_run_id,
         )
     if (
         policy == Reuse.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
@@ -102,6 +114,7 @@ def _check_reuse_policy(request: wsr.StartWorkflowExecutionRequest, existing: Ex
             "Workflow ID reuse policy: allow duplicate workflow ID if last run failed.",
             existing.start_request_id,
             existing.run_id,
+            existing.first_run_id,
         )
 
 
@@ -152,26 +165,27 @@ async def _create_run(
             name=request.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
         ),
         input=request.input,
-        workflow_execution_timeout=to_duration(execution_timeout),
-        workflow_run_timeout=to_duration(run_timeout),
         workflow_task_timeout=to_duration(task_timeout),
         original_execution_run_id=run_id,
         identity=request.identity,
         first_execution_run_id=run_id,
         attempt=1,
         cron_schedule=request.cron_schedule,
-        memo=request.memo,
-        search_attributes=request.search_attributes,
-        header=request.header,
         workflow_id=request.workflow_id,
-        priority=request.priority,
+        first_workflow_task_backoff=to_duration(delay),
     )
+    # Message fields are copied only when the caller set them: presence is visible in history.
+    for name in ("priority", "header", "memo", "search_attributes"):
+        if request.HasField(name):
+            getattr(attributes, name).CopyFrom(getattr(request, name))
+    if execution_timeout > 0:
+        attributes.workflow_execution_timeout.CopyFrom(to_duration(execution_timeout))
+    if run_timeout > 0:
+        attributes.workflow_run_timeout.CopyFrom(to_duration(run_timeout))
     if request.HasField("retry_policy"):
         attributes.retry_policy.CopyFrom(request.retry_policy)
     if execution_timeout > 0:
         attributes.workflow_execution_expiration_time.CopyFrom(to_timestamp(state.execution_expiration_time))
-    if delay > 0:
-        attributes.first_workflow_task_backoff.CopyFrom(to_duration(delay))
     async with engine.create_execution(state) as ctx:
         started = ctx.append(ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, attributes)
         if request.HasField("user_metadata"):
@@ -186,10 +200,17 @@ async def _create_run(
             ctx.add_timer("wf_run_timeout", now + delay + run_timeout)
     return wsr.StartWorkflowExecutionResponse(
         run_id=run_id,
+        first_execution_run_id=run_id,
         started=True,
         status=WS.WORKFLOW_EXECUTION_STATUS_RUNNING,
+        link=common.Link(
+            workflow_event=common.Link.WorkflowEvent(
+                namespace=namespace.name,
+                workflow_id=request.workflow_id,
+                run_id=run_id,
+                event_ref=common.Link.WorkflowEvent.EventReference(
+                    event_id=1, event_type=ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+                ),
+            )
+        ),
     )
-
-
-def execution_of(state: ExecutionState) -> common.WorkflowExecution:
-    return common.WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id)

@@ -59,9 +59,15 @@ async def _time_out_workflow(engine: HistoryEngine, ref: TaskRef) -> None:
     async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
         if not ctx.state.running:
             return
+        state = ctx.state
         ctx.flush_buffered_events()
+        # Past the execution timeout no retry could run; otherwise it is a run timeout with no retry policy.
+        expired = state.execution_expiration_time and ctx.now >= state.execution_expiration_time - 0.001
+        retry_state = (
+            RetryState.RETRY_STATE_TIMEOUT if expired else RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET
+        )
         close_workflow(
             ctx,
             ET.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-            history.WorkflowExecutionTimedOutEventAttributes(retry_state=RetryState.RETRY_STATE_TIMEOUT),
+            history.WorkflowExecutionTimedOutEventAttributes(retry_state=retry_state),
         )

@@ -51,6 +51,7 @@ async def record_workflow_task_started(
             if not state.running or task is None or task.started or ref.key != task_key(task.seq):
                 return None
             request_id = str(uuid.uuid4())
+            build_id = request.worker_version_capabilities.build_id or request.deployment_options.build_id
             if task.transient:
                 task.scheduled_event_id = state.next_event_id
                 task.started_event_id = state.next_event_id + 1
@@ -65,6 +66,8 @@ async def record_workflow_task_started(
                         suggest_continue_as_new=_suggest_continue_as_new(engine, state),
                     ),
                 )
+                if build_id:
+                    event.workflow_task_started_event_attributes.worker_version.build_id = build_id
                 task.started_event_id = event.event_id
             task.started_time = ctx.now
             task.started_identity = request.identity
@@ -205,18 +208,7 @@ async def complete_workflow_task(
         else:
             _write_transient_events(engine, ctx, task)
             completed = ctx.append(
-                ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-                history.WorkflowTaskCompletedEventAttributes(
-                    scheduled_event_id=task.scheduled_event_id,
-                    started_event_id=task.started_event_id,
-                    identity=request.identity,
-                    binary_checksum=request.binary_checksum,
-                    worker_version=request.worker_version_stamp,
-                    sdk_metadata=request.sdk_metadata,
-                    metering_metadata=request.metering_metadata,
-                    deployment=request.deployment,
-                    versioning_behavior=request.versioning_behavior,
-                ),
+                ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, _completed_attributes(task, request)
             )
             _finish_task(ctx, task)
             state.previous_started_event_id = task.started_event_id
@@ -233,6 +225,28 @@ async def complete_workflow_task(
     if command_error is not None:
         raise InvalidArgument(command_error.message)
     return wsr.RespondWorkflowTaskCompletedResponse()
+
+
+def _completed_attributes(
+    task: WorkflowTaskInfo, request: wsr.RespondWorkflowTaskCompletedRequest
+) -> history.WorkflowTaskCompletedEventAttributes:
+    attributes = history.WorkflowTaskCompletedEventAttributes(
+        scheduled_event_id=task.scheduled_event_id,
+        started_event_id=task.started_event_id,
+        identity=request.identity,
+        binary_checksum=request.binary_checksum,
+        versioning_behavior=request.versioning_behavior,
+    )
+    # SDKs read sdk_metadata back on replay: keep it exactly as sent, presence included.
+    for source, target in (
+        ("worker_version_stamp", "worker_version"),
+        ("sdk_metadata", "sdk_metadata"),
+        ("metering_metadata", "metering_metadata"),
+        ("deployment", "deployment"),
+    ):
+        if request.HasField(source):  # type: ignore[arg-type]
+            getattr(attributes, target).CopyFrom(getattr(request, source))
+    return attributes
 
 
 def _has_completion_command(request: wsr.RespondWorkflowTaskCompletedRequest) -> bool:
