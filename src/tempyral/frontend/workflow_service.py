@@ -14,6 +14,7 @@ from tempyral.frontend.validation import check_blob_size, check_id_length, requi
 from tempyral.history.ops.cancel_terminate import request_cancel_workflow, terminate_workflow
 from tempyral.history.ops.describe import describe_workflow
 from tempyral.history.ops.read_history import get_history, get_history_reverse
+from tempyral.history.ops.signal import signal_workflow
 from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.retry import activity_retry_policy
 
@@ -29,6 +30,7 @@ class WorkflowService:
             "DescribeWorkflowExecution": self.DescribeWorkflowExecution,
             "GetWorkflowExecutionHistory": self.GetWorkflowExecutionHistory,
             "GetWorkflowExecutionHistoryReverse": self.GetWorkflowExecutionHistoryReverse,
+            "SignalWorkflowExecution": self.SignalWorkflowExecution,
             "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
             "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
             "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
@@ -88,6 +90,16 @@ class WorkflowService:
         namespace = self.deps.namespaces.get(request.namespace)
         require(request.execution.workflow_id, "WorkflowId")
         return await get_history_reverse(self.engine, namespace.id, request)
+
+    async def SignalWorkflowExecution(
+        self, request: wsr.SignalWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.SignalWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        require(request.workflow_execution.workflow_id, "WorkflowId")
+        require(request.signal_name, "SignalName")
+        check_blob_size(request.input, "signal input", self.deps.dynamic)
+        await signal_workflow(self.engine, namespace.id, request)
+        return wsr.SignalWorkflowExecutionResponse()
 
     async def RequestCancelWorkflowExecution(
         self, request: wsr.RequestCancelWorkflowExecutionRequest, context: GrpcContext

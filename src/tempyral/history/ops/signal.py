@@ -1,0 +1,39 @@
+"""SignalWorkflowExecution: a signal event (deduplicated by request id) and a workflow task to deliver it."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.errors import NotFound
+from tempyral.history.engine import HistoryEngine
+from tempyral.history.ops.workflow_task_schedule import request_workflow_task
+
+# Request ids remembered per run to drop retried signals; the oldest are forgotten first.
+MAX_REMEMBERED_SIGNAL_REQUESTS = 1000
+
+
+async def signal_workflow(
+    engine: HistoryEngine, namespace_id: str, request: wsr.SignalWorkflowExecutionRequest
+) -> None:
+    execution = request.workflow_execution
+    run_id = await engine.resolve_run_id(namespace_id, execution.workflow_id, execution.run_id)
+    async with engine.update_execution(namespace_id, execution.workflow_id, run_id) as ctx:
+        state = ctx.state
+        if not state.running:
+            raise NotFound("workflow execution already completed")
+        if request.request_id:
+            if request.request_id in state.signal_request_ids:
+                return
+            state.signal_request_ids.append(request.request_id)
+            del state.signal_request_ids[:-MAX_REMEMBERED_SIGNAL_REQUESTS]
+        attributes = history.WorkflowExecutionSignaledEventAttributes(
+            signal_name=request.signal_name, identity=request.identity, request_id=request.request_id
+        )
+        if request.HasField("input"):
+            attributes.input.CopyFrom(request.input)
+        if request.HasField("header"):
+            attributes.header.CopyFrom(request.header)
+        ctx.append_or_buffer(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attributes)
+        request_workflow_task(engine, ctx)
