@@ -6,8 +6,8 @@ from google.protobuf.duration_pb2 import Duration
 
 from tempyral.errors import InvalidArgument
 
-# Go's time.Duration tops out near 292 years; the real server rejects anything past it.
-MAX_SECONDS = 9_223_372_036.0
+# The real server caps workflow timeouts at 100 years rather than rejecting larger ones.
+MAX_TIMEOUT_SECONDS = 100 * 365 * 24 * 3600.0
 
 
 def to_duration(seconds: float) -> Duration:
@@ -22,10 +22,10 @@ def seconds_of(duration: Duration) -> float:
 
 
 def checked_seconds(duration: Duration, what: str) -> float:
-    """Seconds of a request's duration field; InvalidArgument if negative or out of range."""
+    """Seconds of a request's duration, capped at 100 years; InvalidArgument if negative or malformed."""
     seconds = seconds_of(duration)
     if seconds < 0 or duration.nanos < 0:
         raise InvalidArgument(f"An invalid {what} is set on request. cause: negative duration")
-    if seconds > MAX_SECONDS or abs(duration.nanos) >= 1_000_000_000:
-        raise InvalidArgument(f"Invalid {what}: duration is out of range.")
-    return seconds
+    if abs(duration.nanos) >= 1_000_000_000:
+        raise InvalidArgument(f"An invalid {what} is set on request. cause: nanos out of range")
+    return min(seconds, MAX_TIMEOUT_SECONDS)

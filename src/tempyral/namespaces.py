@@ -101,7 +101,7 @@ class NamespaceRegistry:
 
     def get(self, name: str) -> Namespace:
         if not name:
-            raise InvalidArgument("Namespace is not set on request.")
+            raise InvalidArgument("Namespace is empty.")
         found = self._by_name.get(name)
         if found is None:
             raise NamespaceNotFound(name)

@@ -20,9 +20,10 @@ class FrontendDeps:
     namespaces: NamespaceRegistry
     dynamic: DynamicConfig
 
-    def wait_budget(self, context: GrpcContext, cap: float) -> float:
-        """How long a long poll may wait: `cap`, but answering a little before the caller's deadline."""
+    def wait_budget(self, context: GrpcContext, cap: float, without_deadline: float | None = None) -> float:
+        """How long a long poll may wait: up to `cap`, answering a second before the caller's deadline
+        (`without_deadline`, default `cap`, when the call has none)."""
         remaining = context.time_remaining()
         if remaining is None:
-            return cap
+            return cap if without_deadline is None else without_deadline
         return max(0.0, min(cap, remaining - 1.0))

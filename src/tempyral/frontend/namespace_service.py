@@ -7,12 +7,15 @@ from temporalio.api.version.v1 import message_pb2 as version_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.durations import checked_seconds, to_duration
+from tempyral.errors import InvalidArgument
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
-from tempyral.namespaces import CLUSTER_NAME, DEFAULT_RETENTION_SECONDS, new_namespace_record
+from tempyral.namespaces import CLUSTER_NAME, new_namespace_record
 
 # The Temporal server release whose API and behaviour we follow.
 SERVER_VERSION = "1.32.0"
+# The real server refuses namespaces that would forget closed workflows within a day.
+MIN_RETENTION_SECONDS = 24 * 3600.0
 CLUSTER_ID = "tempyral-single-node"
 
 
@@ -60,11 +63,13 @@ class NamespaceService:
         retention = checked_seconds(
             request.workflow_execution_retention_period, "WorkflowExecutionRetentionPeriod"
         )
+        if retention < MIN_RETENTION_SECONDS:
+            raise InvalidArgument("A valid retention period is not set on request.")
         record = new_namespace_record(
             request.namespace,
             description=request.description,
             owner_email=request.owner_email,
-            retention_seconds=retention or DEFAULT_RETENTION_SECONDS,
+            retention_seconds=retention,
         )
         record.namespace_info.data.update(request.data)
         await self.deps.namespaces.register(record)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from google.protobuf.message import Message
 
 from tempyral.config import DynamicConfig
-from tempyral.errors import InvalidArgument
+from tempyral.errors import FailedPrecondition, InvalidArgument
+
+MIN_LONG_POLL_SECONDS = 2.0
 
 
 def require(value: str, what: str) -> str:
@@ -15,15 +19,32 @@ def require(value: str, what: str) -> str:
 
 
 def check_id_length(value: str, what: str, dynamic: DynamicConfig) -> None:
-    if len(value) > dynamic.get_int("limit.maxIDLength"):
-        raise InvalidArgument(f"{what} exceeds length limit.")
+    limit = dynamic.get_int("limit.maxIDLength")
+    if len(value) > limit:
+        raise InvalidArgument(f"{what} exceeds maximum allowed length ({len(value)}/{limit})")
 
 
-def check_blob_size(payload: Message | None, what: str, dynamic: DynamicConfig) -> None:
-    """Payloads over `limit.blobSize.error` are refused, as the real server does."""
-    if payload is None:
+def check_run_id(run_id: str) -> None:
+    """An empty run id means the current run; anything else must be a UUID."""
+    if not run_id:
         return
-    size = payload.ByteSize()
-    limit = dynamic.get_int("limit.blobSize.error")
-    if size > limit:
-        raise InvalidArgument(f"Blob data size exceeds limit: {what} is {size} bytes, the limit is {limit}.")
+    try:
+        uuid.UUID(run_id)
+    except ValueError as err:
+        raise InvalidArgument("Invalid RunId.") from err
+
+
+def check_blob_size(
+    payload: Message | None, dynamic: DynamicConfig, message: str = "Blob data size exceeds limit."
+) -> None:
+    """Payloads over `limit.blobSize.error` are refused, as the real server does."""
+    if payload is not None and payload.ByteSize() > dynamic.get_int("limit.blobSize.error"):
+        raise InvalidArgument(message)
+
+
+def check_long_poll_deadline(remaining: float | None) -> None:
+    """Long polls need a deadline, and one long enough to be worth waiting on."""
+    if remaining is None:
+        raise InvalidArgument("Context timeout is not set.")
+    if remaining < MIN_LONG_POLL_SECONDS:
+        raise FailedPrecondition("Context timeout is too short.")

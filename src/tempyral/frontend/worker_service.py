@@ -9,7 +9,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 from tempyral.errors import InvalidArgument
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
-from tempyral.frontend.validation import check_blob_size, require
+from tempyral.frontend.validation import check_blob_size, check_long_poll_deadline, check_run_id, require
 from tempyral.history.ops import activity_task, workflow_task
 from tempyral.tokens import TaskToken
 
@@ -38,6 +38,7 @@ class WorkerService:
         }
 
     def _poll_deadline(self, context: GrpcContext) -> float:
+        check_long_poll_deadline(context.time_remaining())
         cap = self.deps.dynamic.get_seconds("matching.longPollExpirationInterval")
         return asyncio.get_running_loop().time() + self.deps.wait_budget(context, cap)
 
@@ -118,6 +119,7 @@ class WorkerService:
         namespace = self.deps.namespaces.get(namespace_name)
         require(workflow_id, "WorkflowId")
         require(activity_id, "ActivityId")
+        check_run_id(run_id)
         run_id = await self.engine.resolve_run_id(namespace.id, workflow_id, run_id)
         return TaskToken(namespace.id, workflow_id, run_id, 0, 0, activity_id=activity_id, kind="activity")
 
@@ -125,7 +127,7 @@ class WorkerService:
         self, request: wsr.RespondActivityTaskCompletedRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskCompletedResponse:
         self.deps.namespaces.get(request.namespace)
-        check_blob_size(request.result, "result", self.deps.dynamic)
+        check_blob_size(request.result, self.deps.dynamic)
         token = self._activity_token(request.task_token)
         result = request.result if request.HasField("result") else None
         version = request.worker_version if request.HasField("worker_version") else None
@@ -135,7 +137,7 @@ class WorkerService:
     async def RespondActivityTaskCompletedById(
         self, request: wsr.RespondActivityTaskCompletedByIdRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskCompletedByIdResponse:
-        check_blob_size(request.result, "result", self.deps.dynamic)
+        check_blob_size(request.result, self.deps.dynamic)
         token = await self._token_by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
@@ -188,7 +190,7 @@ class WorkerService:
         self, request: wsr.RecordActivityTaskHeartbeatRequest, context: GrpcContext
     ) -> wsr.RecordActivityTaskHeartbeatResponse:
         self.deps.namespaces.get(request.namespace)
-        check_blob_size(request.details, "heartbeat details", self.deps.dynamic)
+        check_blob_size(request.details, self.deps.dynamic)
         token = self._activity_token(request.task_token)
         details = request.details if request.HasField("details") else None
         cancel = await activity_task.record_heartbeat(self.engine, token, details, request.identity)
@@ -197,7 +199,7 @@ class WorkerService:
     async def RecordActivityTaskHeartbeatById(
         self, request: wsr.RecordActivityTaskHeartbeatByIdRequest, context: GrpcContext
     ) -> wsr.RecordActivityTaskHeartbeatByIdResponse:
-        check_blob_size(request.details, "heartbeat details", self.deps.dynamic)
+        check_blob_size(request.details, self.deps.dynamic)
         token = await self._token_by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )

@@ -10,7 +10,7 @@ from tempyral.durations import checked_seconds
 from tempyral.errors import InvalidArgument
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
-from tempyral.frontend.validation import check_blob_size, check_id_length, require
+from tempyral.frontend.validation import check_blob_size, check_id_length, check_run_id, require
 from tempyral.history.ops.cancel_terminate import request_cancel_workflow, terminate_workflow
 from tempyral.history.ops.describe import describe_workflow
 from tempyral.history.ops.read_history import get_history, get_history_reverse
@@ -51,9 +51,9 @@ class WorkflowService:
         if len(request.request_id) > dynamic.get_int("limit.maxIDLength"):
             raise InvalidArgument("RequestId exceeds length limit.")
         for field, what in (
-            ("workflow_execution_timeout", "WorkflowExecutionTimeout"),
-            ("workflow_run_timeout", "WorkflowRunTimeout"),
-            ("workflow_task_timeout", "WorkflowTaskTimeout"),
+            ("workflow_execution_timeout", "WorkflowExecutionTimeoutSeconds"),
+            ("workflow_run_timeout", "WorkflowRunTimeoutSeconds"),
+            ("workflow_task_timeout", "WorkflowTaskTimeoutSeconds"),
             ("workflow_start_delay", "WorkflowStartDelay"),
         ):
             checked_seconds(getattr(request, field), what)
@@ -61,8 +61,8 @@ class WorkflowService:
             activity_retry_policy(request.retry_policy)
         if request.cron_schedule:
             raise InvalidArgument("Tempyral does not support cron schedules yet.")
-        check_blob_size(request.input, "input", dynamic)
-        check_blob_size(request.memo, "memo", dynamic)
+        check_blob_size(request.input, dynamic)
+        check_blob_size(request.memo, dynamic, "Memo size exceeds limit.")
         if not request.request_id:
             request.request_id = str(uuid.uuid4())
         return await start_workflow(self.engine, namespace, request)
@@ -72,6 +72,7 @@ class WorkflowService:
     ) -> wsr.DescribeWorkflowExecutionResponse:
         namespace = self.deps.namespaces.get(request.namespace)
         require(request.execution.workflow_id, "WorkflowId")
+        check_run_id(request.execution.run_id)
         return await describe_workflow(
             self.engine, namespace.id, request.execution.workflow_id, request.execution.run_id
         )
@@ -81,7 +82,12 @@ class WorkflowService:
     ) -> wsr.GetWorkflowExecutionHistoryResponse:
         namespace = self.deps.namespaces.get(request.namespace)
         require(request.execution.workflow_id, "WorkflowId")
-        max_wait = self.deps.wait_budget(context, cap=3600.0)
+        check_run_id(request.execution.run_id)
+        max_wait = self.deps.wait_budget(
+            context,
+            cap=3600.0,
+            without_deadline=self.deps.dynamic.get_seconds("history.longPollExpirationInterval"),
+        )
         return await get_history(self.engine, namespace.id, request, max_wait)
 
     async def GetWorkflowExecutionHistoryReverse(
@@ -89,6 +95,7 @@ class WorkflowService:
     ) -> wsr.GetWorkflowExecutionHistoryReverseResponse:
         namespace = self.deps.namespaces.get(request.namespace)
         require(request.execution.workflow_id, "WorkflowId")
+        check_run_id(request.execution.run_id)
         return await get_history_reverse(self.engine, namespace.id, request)
 
     async def SignalWorkflowExecution(
@@ -96,8 +103,9 @@ class WorkflowService:
     ) -> wsr.SignalWorkflowExecutionResponse:
         namespace = self.deps.namespaces.get(request.namespace)
         require(request.workflow_execution.workflow_id, "WorkflowId")
+        check_run_id(request.workflow_execution.run_id)
         require(request.signal_name, "SignalName")
-        check_blob_size(request.input, "signal input", self.deps.dynamic)
+        check_blob_size(request.input, self.deps.dynamic)
         await signal_workflow(self.engine, namespace.id, request)
         return wsr.SignalWorkflowExecutionResponse()
 
@@ -107,6 +115,7 @@ class WorkflowService:
         namespace = self.deps.namespaces.get(request.namespace)
         execution = request.workflow_execution
         require(execution.workflow_id, "WorkflowId")
+        check_run_id(execution.run_id)
         await request_cancel_workflow(
             self.engine,
             namespace.id,
@@ -124,6 +133,7 @@ class WorkflowService:
         namespace = self.deps.namespaces.get(request.namespace)
         execution = request.workflow_execution
         require(execution.workflow_id, "WorkflowId")
+        check_run_id(execution.run_id)
         details = request.details if request.HasField("details") else None
         await terminate_workflow(
             self.engine,
@@ -142,6 +152,7 @@ class WorkflowService:
         namespace = self.deps.namespaces.get(request.namespace)
         execution = request.workflow_execution
         require(execution.workflow_id, "WorkflowId")
+        check_run_id(execution.run_id)
         run_id = await self.engine.resolve_run_id(namespace.id, execution.workflow_id, execution.run_id)
         state = (await self.engine.load(namespace.id, execution.workflow_id, run_id)).state
         if state.running:

@@ -114,7 +114,7 @@ class HistoryEngine:
             loaded = await self.store.load_execution(*key)
             if loaded is None:
                 raise NotFound(
-                    f"workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}"
+                    f'workflow execution not found for workflow ID "{workflow_id}" and run ID "{run_id}"'
                 )
             entry = CachedExecution(state_codec.loads(ExecutionState, loaded.state), loaded.events)
             self._insert(key, entry)

@@ -29,10 +29,9 @@ async def request_cancel_workflow(
     run_id = await engine.resolve_run_id(namespace_id, workflow_id, run_id)
     async with engine.update_execution(namespace_id, workflow_id, run_id) as ctx:
         state = ctx.state
-        if not state.running:
-            raise NotFound("workflow execution already completed")
-        if state.cancel_requested:
-            return  # asked before (maybe by a retry of this very request): nothing new to tell the workflow
+        if not state.running or state.cancel_requested:
+            # Closed, or asked before (maybe by a retry of this very request): nothing new to tell it.
+            return
         state.cancel_requested = True
         state.cancel_request_id = request_id
         ctx.append_or_buffer(

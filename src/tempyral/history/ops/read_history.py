@@ -43,11 +43,11 @@ async def get_history(
         run_id = await engine.resolve_run_id(namespace_id, workflow_id, request.execution.run_id)
         next_event_id = 1
     entry = await engine.load(namespace_id, workflow_id, run_id)
-    wait = min(max_wait, engine.dynamic.get_seconds("history.longPollExpirationInterval"))
     if request.history_event_filter_type == HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT:
-        return await _close_event(engine, entry, run_id, request.wait_new_event, wait)
+        # The close event is only worth asking for once it exists: this read always waits for it.
+        return await _close_event(engine, entry, run_id, request.wait_new_event, max_wait)
     if request.wait_new_event and entry.state.running:
-        await engine.wait_for_new_events(entry, next_event_id - 1, wait)
+        await engine.wait_for_new_events(entry, next_event_id - 1, max_wait)
     page_size = request.maximum_page_size or DEFAULT_PAGE_SIZE
     page = entry.events[next_event_id - 1 : next_event_id - 1 + page_size]
     after = next_event_id + len(page)
@@ -61,7 +61,7 @@ async def _close_event(
     engine: HistoryEngine, entry: CachedExecution, run_id: str, wait_new_event: bool, wait: float
 ) -> wsr.GetWorkflowExecutionHistoryResponse:
     loop_deadline = engine.clock.now() + wait
-    while wait_new_event and entry.state.running and entry.valid:
+    while entry.state.running and entry.valid:
         remaining = loop_deadline - engine.clock.now()
         if remaining <= 0:
             break

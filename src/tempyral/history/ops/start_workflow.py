@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from temporalio.api.common.v1 import message_pb2 as common
@@ -21,7 +22,7 @@ from tempyral.durations import checked_seconds, to_duration
 from tempyral.errors import WorkflowAlreadyStarted
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.mutable_state import ExecutionState
-from tempyral.history.ops.cancel_terminate import terminate_workflow
+from tempyral.history.ops.cancel_terminate import SERVER_IDENTITY, terminate_workflow
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
 from tempyral.namespaces import Namespace
 
@@ -41,6 +42,7 @@ _FAILED_STATUSES = {
 async def start_workflow(
     engine: HistoryEngine, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest
 ) -> wsr.StartWorkflowExecutionResponse:
+    new_run_id = str(uuid.uuid4())
     async with engine.workflow_id_lock(namespace.id, request.workflow_id):
         current_run_id = await engine.current_run_id(namespace.id, request.workflow_id)
         if current_run_id is not None:
@@ -53,7 +55,7 @@ async def start_workflow(
                     status=existing.status,  # type: ignore[arg-type]
                 )
             if existing.running:
-                if not await _resolve_conflict(engine, request, existing):
+                if not await _resolve_conflict(engine, request, existing, new_run_id):
                     return wsr.StartWorkflowExecutionResponse(
                         run_id=current_run_id,
                         first_execution_run_id=existing.first_run_id,
@@ -62,11 +64,14 @@ async def start_workflow(
                     )
             else:
                 _check_reuse_policy(request, existing)
-        return await _create_run(engine, namespace, request)
+        return await _create_run(engine, namespace, request, new_run_id)
 
 
 async def _resolve_conflict(
-    engine: HistoryEngine, request: wsr.StartWorkflowExecutionRequest, existing: ExecutionState
+    engine: HistoryEngine,
+    request: wsr.StartWorkflowExecutionRequest,
+    existing: ExecutionState,
+    new_run_id: str,
 ) -> bool:
     """A run with this id is open. True: start a new run anyway; False: use the existing one."""
     policy = request.workflow_id_conflict_policy
@@ -80,9 +85,17 @@ async def _resolve_conflict(
             existing.namespace_id,
             existing.workflow_id,
             existing.run_id,
-            reason="terminated by new start request (workflow ID conflict policy)",
-            details=None,
-            identity=request.identity,
+            # What the real server writes, whichever policy asked for it.
+            reason="TerminateIfRunning WorkflowIdReusePolicy",
+            details=common.Payloads(
+                payloads=[
+                    common.Payload(
+                        metadata={"encoding": b"json/plain"},
+                        data=json.dumps(f"terminated by new runID: {new_run_id}").encode(),
+                    )
+                ]
+            ),
+            identity=SERVER_IDENTITY,
         )
         return True
     raise WorkflowAlreadyStarted(
@@ -136,10 +149,9 @@ def workflow_timeouts(
 
 
 async def _create_run(
-    engine: HistoryEngine, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest
+    engine: HistoryEngine, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest, run_id: str
 ) -> wsr.StartWorkflowExecutionResponse:
     now = engine.clock.now()
-    run_id = str(uuid.uuid4())
     execution_timeout, run_timeout, task_timeout = workflow_timeouts(engine, request)
     delay = checked_seconds(request.workflow_start_delay, "WorkflowStartDelay")
     state = ExecutionState(
