@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
 from tempyral.config import DynamicConfig
 from tempyral.history.engine import HistoryEngine
+from tempyral.history.ops.query import QueryRegistry
 from tempyral.namespaces import NamespaceRegistry
 
 GrpcContext = grpc.aio.ServicerContext[Any, Any]
@@ -19,6 +20,7 @@ class FrontendDeps:
     engine: HistoryEngine
     namespaces: NamespaceRegistry
     dynamic: DynamicConfig
+    queries: QueryRegistry = field(default_factory=QueryRegistry)
 
     def wait_budget(self, context: GrpcContext, cap: float, without_deadline: float | None = None) -> float:
         """How long a long poll may wait: up to `cap`, answering a second before the caller's deadline

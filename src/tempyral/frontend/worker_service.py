@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from temporalio.api.enums.v1 import TaskQueueKind
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.errors import InvalidArgument
@@ -11,6 +12,7 @@ from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
 from tempyral.frontend.validation import check_blob_size, check_long_poll_deadline, check_run_id, require
 from tempyral.history.ops import activity_task, workflow_task
+from tempyral.history.ops.query import answer_query, query_task_response
 from tempyral.tokens import TaskToken
 
 
@@ -24,6 +26,7 @@ class WorkerService:
             "PollWorkflowTaskQueue": self.PollWorkflowTaskQueue,
             "RespondWorkflowTaskCompleted": self.RespondWorkflowTaskCompleted,
             "RespondWorkflowTaskFailed": self.RespondWorkflowTaskFailed,
+            "RespondQueryTaskCompleted": self.RespondQueryTaskCompleted,
             "PollActivityTaskQueue": self.PollActivityTaskQueue,
             "RespondActivityTaskCompleted": self.RespondActivityTaskCompleted,
             "RespondActivityTaskCompletedById": self.RespondActivityTaskCompletedById,
@@ -55,6 +58,12 @@ class WorkerService:
             ref = await self.engine.matching.poll(namespace.id, queue, "workflow", remaining)
             if ref is None:
                 break
+            if ref.key.startswith("query/"):
+                sticky = request.task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY
+                query_response = await query_task_response(self.engine, self.deps.queries, ref, sticky)
+                if query_response is not None:
+                    return query_response
+                continue
             try:
                 response = await workflow_task.record_workflow_task_started(self.engine, ref, request)
             except BaseException:
@@ -86,6 +95,16 @@ class WorkerService:
         token = self._workflow_token(request.task_token)
         await workflow_task.fail_workflow_task_request(self.engine, token, request)
         return wsr.RespondWorkflowTaskFailedResponse()
+
+    async def RespondQueryTaskCompleted(
+        self, request: wsr.RespondQueryTaskCompletedRequest, context: GrpcContext
+    ) -> wsr.RespondQueryTaskCompletedResponse:
+        self.deps.namespaces.get(request.namespace)
+        token = TaskToken.decode(request.task_token)
+        if token.kind != "query":
+            raise InvalidArgument("Task token is not a query task token.")
+        answer_query(self.deps.queries, token, request)
+        return wsr.RespondQueryTaskCompletedResponse()
 
     # -- activity tasks --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from tempyral.frontend.grpc_server import Handler
 from tempyral.frontend.validation import check_blob_size, check_id_length, check_run_id, require
 from tempyral.history.ops.cancel_terminate import request_cancel_workflow, terminate_workflow
 from tempyral.history.ops.describe import describe_workflow
+from tempyral.history.ops.query import query_workflow
 from tempyral.history.ops.read_history import get_history, get_history_reverse
 from tempyral.history.ops.signal import signal_workflow
 from tempyral.history.ops.start_workflow import start_workflow
@@ -31,6 +32,7 @@ class WorkflowService:
             "GetWorkflowExecutionHistory": self.GetWorkflowExecutionHistory,
             "GetWorkflowExecutionHistoryReverse": self.GetWorkflowExecutionHistoryReverse,
             "SignalWorkflowExecution": self.SignalWorkflowExecution,
+            "QueryWorkflow": self.QueryWorkflow,
             "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
             "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
             "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
@@ -108,6 +110,16 @@ class WorkflowService:
         check_blob_size(request.input, self.deps.dynamic)
         await signal_workflow(self.engine, namespace.id, request)
         return wsr.SignalWorkflowExecutionResponse()
+
+    async def QueryWorkflow(
+        self, request: wsr.QueryWorkflowRequest, context: GrpcContext
+    ) -> wsr.QueryWorkflowResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        require(request.execution.workflow_id, "WorkflowId")
+        check_run_id(request.execution.run_id)
+        require(request.query.query_type, "QueryType")
+        max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=30.0)
+        return await query_workflow(self.engine, self.deps.queries, namespace.id, request, max_wait)
 
     async def RequestCancelWorkflowExecution(
         self, request: wsr.RequestCancelWorkflowExecutionRequest, context: GrpcContext

@@ -112,13 +112,16 @@ def build_poll_response(
     )
     response.scheduled_time.CopyFrom(to_timestamp(task.scheduled_time))
     response.started_time.CopyFrom(to_timestamp(task.started_time))
-    framed = b"".join(_frame_event(raw) for raw in events[first_event - 1 :])
+    framed = events[first_event - 1 :]
     if task.transient:
-        framed += b"".join(
-            _frame_event(e.SerializeToString()) for e in _transient_events(engine, state, task)
-        )
-    response.history.MergeFromString(framed)
+        framed = framed + [e.SerializeToString() for e in _transient_events(engine, state, task)]
+    response.history.MergeFromString(frame_events(framed))
     return response
+
+
+def frame_events(events: list[bytes]) -> bytes:
+    """Serialized events as a serialized History message, without parsing them."""
+    return b"".join(_frame_event(raw) for raw in events)
 
 
 def _frame_event(raw: bytes) -> bytes:
