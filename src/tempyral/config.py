@@ -81,6 +81,7 @@ class ServerConfig:
     db_filename: str | None = None
     namespaces: list[str] = field(default_factory=list)
     log_level: str = "warn"
+    search_attributes: list[str] = field(default_factory=list)
     dynamic: DynamicConfig = field(default_factory=DynamicConfig)
 
     @property

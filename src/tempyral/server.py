@@ -20,6 +20,7 @@ from tempyral.history.ops.timers import fire_timer_task
 from tempyral.matching.engine import MatchingEngine
 from tempyral.namespaces import NamespaceRegistry
 from tempyral.persistence.sqlite.store import SqliteStore
+from tempyral.search_attributes import SearchAttributeRegistry
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,12 @@ class TempyralServer:
         for name in [DEFAULT_NAMESPACE, *self.config.namespaces]:
             await self.namespaces.ensure(name)
         await self.engine.start()
-        deps = FrontendDeps(self.engine, self.namespaces, self.config.dynamic)
+        deps = FrontendDeps(
+            self.engine,
+            self.namespaces,
+            self.config.dynamic,
+            SearchAttributeRegistry.from_flags(self.config.search_attributes),
+        )
         methods = {
             **NamespaceService(deps).methods(),
             **WorkflowService(deps).methods(),

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from tempyral.config import DynamicConfig, ServerConfig
+from tempyral.search_attributes import SearchAttributeRegistry
 
 _LOG_LEVELS = {
     "debug": logging.DEBUG,
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=TYPE",
-        help="accepted; custom search attributes are not supported yet",
+        help="register a custom search attribute (Text, Keyword, Int, Double, Bool, Datetime, KeywordList)",
     )
     for ignored in (
         "--ui-port",
@@ -77,11 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    try:
+        SearchAttributeRegistry.from_flags(args.search_attribute)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     ip = "127.0.0.1" if args.ip == "localhost" else args.ip
     config = ServerConfig(
         ip=ip,
         port=args.port,
         db_filename=args.db_filename,
+        search_attributes=args.search_attribute,
         namespaces=args.namespace,
         log_level=args.log_level,
         dynamic=dynamic,

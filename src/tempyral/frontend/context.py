@@ -11,6 +11,7 @@ from tempyral.config import DynamicConfig
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.ops.query import QueryRegistry
 from tempyral.namespaces import NamespaceRegistry
+from tempyral.search_attributes import SearchAttributeRegistry
 
 GrpcContext = grpc.aio.ServicerContext[Any, Any]
 
@@ -20,6 +21,7 @@ class FrontendDeps:
     engine: HistoryEngine
     namespaces: NamespaceRegistry
     dynamic: DynamicConfig
+    search_attributes: SearchAttributeRegistry = field(default_factory=SearchAttributeRegistry)
     queries: QueryRegistry = field(default_factory=QueryRegistry)
 
     def wait_budget(self, context: GrpcContext, cap: float, without_deadline: float | None = None) -> float:

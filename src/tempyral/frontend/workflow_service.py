@@ -63,6 +63,7 @@ class WorkflowService:
             activity_retry_policy(request.retry_policy)
         if request.cron_schedule:
             raise InvalidArgument("Tempyral does not support cron schedules yet.")
+        self.deps.search_attributes.check(namespace.name, request.search_attributes)
         check_blob_size(request.input, dynamic)
         check_blob_size(request.memo, dynamic, "Memo size exceeds limit.")
         if not request.request_id:

@@ -38,6 +38,11 @@ _TIMEOUT_NAMES: dict[int, str] = {
 }
 
 
+_SCHEDULE_TO_CLOSE_MESSAGE = (
+    "Not enough time to schedule next retry before activity ScheduleToClose timeout, giving up retrying"
+)
+
+
 def task_key(scheduled_event_id: int) -> str:
     return f"act/{scheduled_event_id}"
 
@@ -352,13 +357,10 @@ def _timeout_failure(info: ActivityInfo, timeout_type: int) -> failure_pb.Failur
         source="Server",
         timeout_failure_info=failure_pb.TimeoutFailureInfo(timeout_type=timeout_type),  # type: ignore[arg-type]
     )
+    if timeout_type == TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
+        failure.message = _SCHEDULE_TO_CLOSE_MESSAGE
     if info.last_failure:
         failure.cause.ParseFromString(info.last_failure)
-        if timeout_type == TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE:
-            failure.message = (
-                "Not enough time to schedule next retry before activity ScheduleToClose timeout, "
-                "giving up retrying"
-            )
     if info.heartbeat_details is not None:
         failure.timeout_failure_info.last_heartbeat_details.ParseFromString(info.heartbeat_details)
     return failure

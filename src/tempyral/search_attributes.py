@@ -1,0 +1,56 @@
+"""Which search attributes a workflow may carry: Temporal's settable system ones plus those registered with
+`--search-attribute Name=Type`. Anything else is refused, as the real server refuses unmapped names."""
+
+from __future__ import annotations
+
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.enums.v1 import IndexedValueType
+
+from tempyral.errors import InvalidArgument
+
+# System search attributes a workflow (or the SDK on its behalf) may set.
+SETTABLE_SYSTEM_ATTRIBUTES: dict[str, int] = {
+    "TemporalChangeVersion": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    "BinaryChecksums": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    "BuildIds": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    "TemporalScheduledStartTime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "TemporalScheduledById": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "TemporalSchedulePaused": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+}
+
+_TYPE_NAMES = {
+    "text": IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+    "keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "double": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    "bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "keywordlist": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+}
+
+
+class SearchAttributeRegistry:
+    def __init__(self, custom: dict[str, int] | None = None) -> None:
+        self.custom = dict(custom or {})
+
+    @classmethod
+    def from_flags(cls, pairs: list[str]) -> SearchAttributeRegistry:
+        """Parse `Name=Type` pairs as `temporal server start-dev --search-attribute` takes them."""
+        custom: dict[str, int] = {}
+        for pair in pairs:
+            name, sep, type_name = pair.partition("=")
+            value_type = _TYPE_NAMES.get(type_name.strip().lower())
+            if not sep or not name or value_type is None:
+                raise ValueError(
+                    "--search-attribute expects Name=Type, Type one of Text, Keyword, Int, Double, Bool, "
+                    f"Datetime, KeywordList; got {pair!r}"
+                )
+            custom[name] = value_type
+        return cls(custom)
+
+    def check(self, namespace_name: str, attributes: common.SearchAttributes) -> None:
+        for name in attributes.indexed_fields:
+            if name not in self.custom and name not in SETTABLE_SYSTEM_ATTRIBUTES:
+                raise InvalidArgument(
+                    f"Namespace {namespace_name} has no mapping defined for search attribute {name}"
+                )
