@@ -9,7 +9,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def assert_eventually(check: Callable[[], Awaitable[T]], timeout: float = 15.0, interval: float = 0.05) -> T:
+async def assert_eventually(
+    check: Callable[[], Awaitable[T]], timeout: float = 15.0, interval: float = 0.05
+) -> T:
     """Call `check` until it stops raising AssertionError; re-raise its last error after `timeout`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
