@@ -191,19 +191,22 @@ def _poll_response(
 
 def find_started_activity(state: ExecutionState, token: TaskToken) -> ActivityInfo:
     """The activity a task token (or a by-id request, scheduled_event_id 0) refers to, if it is running."""
-    info = (
-        state.activities.get(token.scheduled_event_id)
-        if token.scheduled_event_id
-        else state.activity_by_id(token.activity_id)
-    )
-    if (
-        not state.running
-        or info is None
-        or not info.started
-        or (token.scheduled_event_id and info.attempt != token.attempt)
-    ):
-        raise NotFound("invalid activityID or activity already timed out or invoking workflow is completed")
-    return info
+    if not state.running:
+        raise NotFound("workflow execution already completed")
+    if token.scheduled_event_id:
+        info = state.activities.get(token.scheduled_event_id)
+        if info is None or not info.started or info.attempt != token.attempt:
+            raise NotFound(
+                "invalid activityID or activity already timed out or invoking workflow is completed"
+            )
+        return info
+    found = state.activity_by_id(token.activity_id)
+    if found is None or not found.started:
+        raise NotFound(
+            f"cannot find pending activity with ActivityID {token.activity_id}, "
+            "check workflow execution history for more details"
+        )
+    return found
 
 
 def _write_outcome(
