@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 from temporalio.api.command.v1 import message_pb2 as command_pb
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import CommandType, EventType, RetryState, TaskQueueKind, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import CommandType, RetryState, TaskQueueKind, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import command_type_pb2 as CT  # plain ints: faster than the enum wrapper
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 
@@ -26,8 +28,6 @@ from tempyral.history.ops.close_workflow import close_workflow
 if TYPE_CHECKING:
     from tempyral.history.engine import HistoryEngine
 
-CT = CommandType
-ET = EventType
 
 COMPLETION_COMMANDS = {
     CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,

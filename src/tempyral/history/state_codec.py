@@ -13,16 +13,24 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def to_jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, bytes):
+    # Runs on every commit: dispatch on the exact type, scalars first, and read dataclass fields from
+    # __dict__ rather than dataclasses.fields().
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is bytes:
         return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
         return [to_jsonable(v) for v in value]
-    return value
+    if kind is dict:
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if hasattr(kind, "__dataclass_fields__"):
+        return {name: to_jsonable(item) for name, item in value.__dict__.items()}
+    raise TypeError(f"cannot snapshot a {kind.__name__}")
 
 
 @cache

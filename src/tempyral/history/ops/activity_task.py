@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import EventType, RetryState, TimeoutType
+from temporalio.api.enums.v1 import RetryState
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
+from temporalio.api.enums.v1 import workflow_pb2 as TT  # plain ints: faster than the enum wrapper
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
@@ -26,9 +28,6 @@ from tempyral.history.mutable_state import ActivityInfo, ExecutionState
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task
 from tempyral.matching.task_queue import TaskRef
 from tempyral.tokens import TaskToken
-
-ET = EventType
-TT = TimeoutType
 
 _TIMEOUT_NAMES: dict[int, str] = {
     TT.TIMEOUT_TYPE_SCHEDULE_TO_START: "ScheduleToStart",

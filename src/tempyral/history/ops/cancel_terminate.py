@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
 
 from tempyral.errors import NotFound
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.ops.close_workflow import close_workflow
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task
-
-ET = EventType
 
 # The identity the real server writes on events it makes itself.
 SERVER_IDENTITY = "history-service"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from google.protobuf.message import Message
-from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
+from temporalio.api.enums.v1 import workflow_pb2 as WS  # plain ints: faster than the enum wrapper
 
 from tempyral.history.execution import ExecutionContext
-
-ET = EventType
-WS = WorkflowExecutionStatus
 
 CLOSE_STATUS: dict[int, int] = {
     ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: WS.WORKFLOW_EXECUTION_STATUS_COMPLETED,

@@ -7,12 +7,12 @@ import uuid
 
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import (
-    EventType,
     TaskQueueKind,
-    WorkflowExecutionStatus,
     WorkflowIdConflictPolicy,
     WorkflowIdReusePolicy,
 )
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
+from temporalio.api.enums.v1 import workflow_pb2 as WS  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
@@ -26,8 +26,6 @@ from tempyral.history.ops.cancel_terminate import SERVER_IDENTITY, terminate_wor
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
 from tempyral.namespaces import Namespace
 
-ET = EventType
-WS = WorkflowExecutionStatus
 Reuse = WorkflowIdReusePolicy
 Conflict = WorkflowIdConflictPolicy
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio.api.enums.v1 import EventType, RetryState
+from temporalio.api.enums.v1 import RetryState
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
 
 from tempyral.history.commands import timer_key
@@ -13,8 +14,6 @@ from tempyral.history.ops.workflow_task import on_workflow_task_timer
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task, schedule_workflow_task
 from tempyral.matching.task_queue import TaskRef
 from tempyral.persistence.records import TaskRow
-
-ET = EventType
 
 
 async def fire_timer_task(engine: HistoryEngine, row: TaskRow) -> None:

@@ -10,7 +10,8 @@ import uuid
 
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
@@ -33,9 +34,6 @@ from tempyral.history.ops.workflow_task_schedule import (
 )
 from tempyral.matching.task_queue import TaskRef
 from tempyral.tokens import TaskToken
-
-ET = EventType
-
 
 # -- poll ---------------------------------------------------------------------------------------------
 

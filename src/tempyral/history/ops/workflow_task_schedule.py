@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio.api.enums.v1 import EventType, TaskQueueKind
+from temporalio.api.enums.v1 import TaskQueueKind
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 
@@ -11,7 +12,6 @@ from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState, WorkflowTaskInfo
 
-ET = EventType
 NORMAL = TaskQueueKind.TASK_QUEUE_KIND_NORMAL
 STICKY = TaskQueueKind.TASK_QUEUE_KIND_STICKY
 
