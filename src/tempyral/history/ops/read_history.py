@@ -10,6 +10,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.errors import InvalidArgument
 from tempyral.history.engine import CachedExecution, HistoryEngine
+from tempyral.history.ops.workflow_task import transient_scheduled_event
 
 DEFAULT_PAGE_SIZE = 1000
 
@@ -52,8 +53,13 @@ async def get_history(
     page = entry.events[next_event_id - 1 : next_event_id - 1 + page_size]
     after = next_event_id + len(page)
     more = after <= len(entry.events) or (request.wait_new_event and entry.state.running)
+    history_page = _history_of(page)
+    task = entry.state.workflow_task
+    if not more and entry.state.running and task is not None and task.transient:
+        # Like the real server, show the retry of a failing workflow task as its pending SCHEDULED event.
+        history_page.events.append(transient_scheduled_event(entry.state, task))
     return wsr.GetWorkflowExecutionHistoryResponse(
-        history=_history_of(page), next_page_token=_encode_token(run_id, after) if more else b""
+        history=history_page, next_page_token=_encode_token(run_id, after) if more else b""
     )
 
 

@@ -137,13 +137,19 @@ def _frame_event(raw: bytes) -> bytes:
     return bytes(header) + raw
 
 
-def _transient_events(
-    engine: HistoryEngine, state: ExecutionState, task: WorkflowTaskInfo
-) -> list[history.HistoryEvent]:
+def transient_scheduled_event(state: ExecutionState, task: WorkflowTaskInfo) -> history.HistoryEvent:
+    """The not-yet-written SCHEDULED event of a transient task (ids are assigned when it starts)."""
     scheduled = new_event(
         ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, scheduled_attributes(state, task), task.scheduled_time
     )
-    scheduled.event_id = task.scheduled_event_id
+    scheduled.event_id = task.scheduled_event_id or state.next_event_id
+    return scheduled
+
+
+def _transient_events(
+    engine: HistoryEngine, state: ExecutionState, task: WorkflowTaskInfo
+) -> list[history.HistoryEvent]:
+    scheduled = transient_scheduled_event(state, task)
     started = new_event(
         ET.EVENT_TYPE_WORKFLOW_TASK_STARTED,
         history.WorkflowTaskStartedEventAttributes(
