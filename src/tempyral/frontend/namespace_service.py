@@ -39,6 +39,7 @@ class NamespaceService:
         # Advertise only what works: SDKs change behaviour on these flags.
         capabilities = wsr.GetSystemInfoResponse.Capabilities(
             sdk_metadata=True,
+            signal_and_query_header=True,
             encoded_failure_attributes=True,
             activity_failure_include_heartbeat=True,
         )

@@ -24,6 +24,7 @@ from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ActivityInfo, ExecutionState, TimerInfo
 from tempyral.history.ops.activity_task import request_cancel_activity, schedule_activity
 from tempyral.history.ops.close_workflow import close_workflow
+from tempyral.history.proto_presence import copy_present
 
 if TYPE_CHECKING:
     from tempyral.history.engine import HistoryEngine
@@ -187,6 +188,7 @@ def apply_commands(
 ) -> bool:
     """Turn validated commands into events; True if their outcome needs a new workflow task at once."""
     needs_task = False
+    closing = any(command.command_type in COMPLETION_COMMANDS for command in commands)
     for command in commands:
         kind = command.command_type
         if kind == CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
@@ -194,36 +196,30 @@ def apply_commands(
         elif kind == CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
             scheduled = command.request_cancel_activity_task_command_attributes.scheduled_event_id
             info = ctx.state.activities[scheduled]
-            needs_task |= request_cancel_activity(ctx, info, completed_event_id, identity)
+            needs_task |= request_cancel_activity(ctx, info, completed_event_id, identity, closing)
         elif kind == CT.COMMAND_TYPE_START_TIMER:
             _start_timer(ctx, command.start_timer_command_attributes, completed_event_id)
         elif kind == CT.COMMAND_TYPE_CANCEL_TIMER:
             _cancel_timer(ctx, command.cancel_timer_command_attributes.timer_id, completed_event_id, identity)
         elif kind == CT.COMMAND_TYPE_RECORD_MARKER:
             marker = command.record_marker_command_attributes
-            ctx.append(
-                ET.EVENT_TYPE_MARKER_RECORDED,
-                history.MarkerRecordedEventAttributes(
-                    marker_name=marker.marker_name,
-                    details=marker.details,
-                    workflow_task_completed_event_id=completed_event_id,
-                    header=marker.header,
-                    failure=marker.failure if marker.HasField("failure") else None,
-                ),
+            recorded = history.MarkerRecordedEventAttributes(
+                marker_name=marker.marker_name,
+                details=marker.details,
+                workflow_task_completed_event_id=completed_event_id,
             )
+            copy_present(marker, recorded, "header", "failure")
+            ctx.append(ET.EVENT_TYPE_MARKER_RECORDED, recorded)
         elif kind == CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             _upsert_search_attributes(
                 ctx, command.upsert_workflow_search_attributes_command_attributes, completed_event_id
             )
         elif kind == CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
-            close_workflow(
-                ctx,
-                ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-                history.WorkflowExecutionCompletedEventAttributes(
-                    result=command.complete_workflow_execution_command_attributes.result,
-                    workflow_task_completed_event_id=completed_event_id,
-                ),
+            completed = history.WorkflowExecutionCompletedEventAttributes(
+                workflow_task_completed_event_id=completed_event_id
             )
+            copy_present(command.complete_workflow_execution_command_attributes, completed, "result")
+            close_workflow(ctx, ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, completed)
         elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
             close_workflow(
                 ctx,
@@ -235,14 +231,11 @@ def apply_commands(
                 ),
             )
         elif kind == CT.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
-            close_workflow(
-                ctx,
-                ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-                history.WorkflowExecutionCanceledEventAttributes(
-                    workflow_task_completed_event_id=completed_event_id,
-                    details=command.cancel_workflow_execution_command_attributes.details,
-                ),
+            canceled = history.WorkflowExecutionCanceledEventAttributes(
+                workflow_task_completed_event_id=completed_event_id
             )
+            copy_present(command.cancel_workflow_execution_command_attributes, canceled, "details")
+            close_workflow(ctx, ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, canceled)
     return needs_task
 
 
@@ -257,24 +250,20 @@ def _schedule_activity(
         attributes.retry_policy if attributes.HasField("retry_policy") else None
     )
     task_queue = attributes.task_queue.name or state.task_queue
-    event = ctx.append(
-        ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
-        history.ActivityTaskScheduledEventAttributes(
-            activity_id=attributes.activity_id,
-            activity_type=attributes.activity_type,
-            task_queue=taskqueue.TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-            header=attributes.header,
-            input=attributes.input,
-            schedule_to_close_timeout=to_duration(s2c),
-            schedule_to_start_timeout=to_duration(s2s),
-            start_to_close_timeout=to_duration(st2c),
-            heartbeat_timeout=to_duration(heartbeat),
-            workflow_task_completed_event_id=completed_event_id,
-            retry_policy=retry.to_proto(policy),
-            use_workflow_build_id=attributes.use_workflow_build_id,
-            priority=attributes.priority,
-        ),
+    scheduled = history.ActivityTaskScheduledEventAttributes(
+        activity_id=attributes.activity_id,
+        activity_type=attributes.activity_type,
+        task_queue=taskqueue.TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+        schedule_to_close_timeout=to_duration(s2c),
+        schedule_to_start_timeout=to_duration(s2s),
+        start_to_close_timeout=to_duration(st2c),
+        heartbeat_timeout=to_duration(heartbeat),
+        workflow_task_completed_event_id=completed_event_id,
+        retry_policy=retry.to_proto(policy),
+        use_workflow_build_id=attributes.use_workflow_build_id,
     )
+    copy_present(attributes, scheduled, "header", "input", "priority")
+    event = ctx.append(ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, scheduled)
     schedule_activity(
         ctx,
         ActivityInfo(
@@ -288,6 +277,7 @@ def _schedule_activity(
             schedule_to_start_timeout=s2s,
             start_to_close_timeout=st2c,
             heartbeat_timeout=heartbeat,
+            use_workflow_build_id=attributes.use_workflow_build_id,
         ),
     )
 

@@ -36,6 +36,8 @@ class ActivityInfo:
     schedule_to_start_timeout: float = 0.0
     start_to_close_timeout: float = 0.0
     heartbeat_timeout: float = 0.0
+    # The workflow's build id is recorded on the activity's STARTED event (SDKs set this).
+    use_workflow_build_id: bool = False
     attempt: int = 1
     # When the current attempt became available to workers (first scheduling or end of retry backoff).
     attempt_scheduled_time: float = 0.0
@@ -122,6 +124,8 @@ class ExecutionState:
     timers: dict[str, TimerInfo] = field(default_factory=dict)
     # Serialized HistoryEvents (no event id yet) that arrived while a workflow task was in flight.
     buffered_events: list[bytes] = field(default_factory=list)
+    # The build id of the worker that completed the last workflow task.
+    build_id: str = ""
     memo: bytes = b""
     search_attributes: bytes = b""
     close_event_id: int = 0

@@ -26,6 +26,7 @@ from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ActivityInfo, ExecutionState
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task
+from tempyral.history.proto_presence import copy_present
 from tempyral.matching.task_queue import TaskRef
 from tempyral.tokens import TaskToken
 
@@ -83,9 +84,16 @@ _NOT_STARTED_DETAILS = common.Payloads(
 
 
 def request_cancel_activity(
-    ctx: ExecutionContext, info: ActivityInfo, workflow_task_completed_event_id: int, identity: str
+    ctx: ExecutionContext,
+    info: ActivityInfo,
+    workflow_task_completed_event_id: int,
+    identity: str,
+    workflow_closing: bool,
 ) -> bool:
-    """The workflow asked to cancel an activity. True if it was cancelled at once (never started)."""
+    """The workflow asked to cancel an activity. True if it was cancelled at once (never started).
+
+    When the same task also closes the workflow, only the request is recorded, as on the real server.
+    """
     requested = ctx.append(
         ET.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
         history.ActivityTaskCancelRequestedEventAttributes(
@@ -93,7 +101,7 @@ def request_cancel_activity(
             workflow_task_completed_event_id=workflow_task_completed_event_id,
         ),
     )
-    if info.started:
+    if info.started or workflow_closing:
         info.cancel_requested = True
         info.cancel_requested_event_id = requested.event_id
         return False
@@ -168,15 +176,14 @@ def _poll_response(
         workflow_execution=common.WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id),
         activity_type=scheduled.activity_type,
         activity_id=info.activity_id,
-        header=scheduled.header,
-        input=scheduled.input,
         attempt=info.attempt,
         schedule_to_close_timeout=to_duration(info.schedule_to_close_timeout),
         start_to_close_timeout=to_duration(info.start_to_close_timeout),
         heartbeat_timeout=to_duration(info.heartbeat_timeout),
         retry_policy=retry.to_proto(info.retry_policy),
-        priority=scheduled.priority,
     )
+    copy_present(scheduled, response, "header", "input", "priority")
+    response.priority.SetInParent()  # the real server always sends one, empty by default
     if info.heartbeat_details is not None:
         response.heartbeat_details.ParseFromString(info.heartbeat_details)
     response.scheduled_time.CopyFrom(to_timestamp(info.scheduled_time))
@@ -247,6 +254,7 @@ async def complete_activity(
 ) -> None:
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
         info = find_started_activity(ctx.state, token)
+        worker_version = worker_version or _workflow_build(ctx.state, info)
         _write_outcome(
             ctx,
             info,
@@ -280,6 +288,7 @@ async def fail_activity(
         if delay is not None:
             _retry_later(ctx, info, failure, delay)
             return
+        worker_version = worker_version or _workflow_build(ctx.state, info)
         _write_outcome(
             ctx,
             info,
@@ -294,6 +303,13 @@ async def fail_activity(
             worker_version,
         )
         request_workflow_task(engine, ctx)
+
+
+def _workflow_build(state: ExecutionState, info: ActivityInfo) -> common.WorkerVersionStamp | None:
+    """The workflow's build id, which an activity scheduled with use_workflow_build_id reports as its own."""
+    if info.use_workflow_build_id and state.build_id:
+        return common.WorkerVersionStamp(build_id=state.build_id)
+    return None
 
 
 def _expiration(info: ActivityInfo) -> float:
@@ -379,9 +395,6 @@ def _time_out(engine: HistoryEngine, ctx: ExecutionContext, info: ActivityInfo, 
             return
     else:
         retry_state = RetryState.RETRY_STATE_TIMEOUT
-        if info.last_failure:
-            # The budget ran out while retrying: the attempt in progress is never recorded as started.
-            info.started_time = 0.0
     _write_outcome(
         ctx,
         info,

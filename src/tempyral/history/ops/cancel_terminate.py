@@ -9,6 +9,7 @@ from temporalio.api.history.v1 import message_pb2 as history
 
 from tempyral.errors import NotFound
 from tempyral.history.engine import HistoryEngine
+from tempyral.history.execution import ExecutionContext
 from tempyral.history.ops.close_workflow import close_workflow
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task
 
@@ -54,19 +55,7 @@ async def terminate_workflow(
         state = ctx.state
         if not state.running:
             raise NotFound("workflow execution already completed")
-        task = state.workflow_task
-        if task is not None and task.started and not task.transient:
-            # The in-flight task can no longer complete: record it as failed by the forced close.
-            ctx.append(
-                ET.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-                history.WorkflowTaskFailedEventAttributes(
-                    scheduled_event_id=task.scheduled_event_id,
-                    started_event_id=task.started_event_id,
-                    cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
-                    identity=SERVER_IDENTITY,
-                ),
-            )
-        state.workflow_task = None
+        fail_in_flight_workflow_task(ctx)
         ctx.flush_buffered_events()
         close_workflow(
             ctx,
@@ -75,3 +64,20 @@ async def terminate_workflow(
                 reason=reason, details=details, identity=identity
             ),
         )
+
+
+def fail_in_flight_workflow_task(ctx: ExecutionContext) -> None:
+    """The run is being closed from outside: a workflow task in flight can no longer complete, and (unless
+    transient) is recorded as failed by the forced close, as the real server does."""
+    task = ctx.state.workflow_task
+    if task is not None and task.started and not task.transient:
+        ctx.append(
+            ET.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+            history.WorkflowTaskFailedEventAttributes(
+                scheduled_event_id=task.scheduled_event_id,
+                started_event_id=task.started_event_id,
+                cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
+                identity=SERVER_IDENTITY,
+            ),
+        )
+    ctx.state.workflow_task = None

@@ -24,6 +24,7 @@ from tempyral.history.engine import HistoryEngine
 from tempyral.history.mutable_state import ExecutionState
 from tempyral.history.ops.cancel_terminate import SERVER_IDENTITY, terminate_workflow
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
+from tempyral.history.proto_presence import copy_present
 from tempyral.namespaces import Namespace
 
 Reuse = WorkflowIdReusePolicy
@@ -174,7 +175,6 @@ async def _create_run(
         task_queue=taskqueue.TaskQueue(
             name=request.task_queue.name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL
         ),
-        input=request.input,
         workflow_task_timeout=to_duration(task_timeout),
         original_execution_run_id=run_id,
         identity=request.identity,
@@ -184,10 +184,7 @@ async def _create_run(
         workflow_id=request.workflow_id,
         first_workflow_task_backoff=to_duration(delay),
     )
-    # Message fields are copied only when the caller set them: presence is visible in history.
-    for name in ("priority", "header", "memo", "search_attributes"):
-        if request.HasField(name):
-            getattr(attributes, name).CopyFrom(getattr(request, name))
+    copy_present(request, attributes, "input", "priority", "header", "memo", "search_attributes")
     if execution_timeout > 0:
         attributes.workflow_execution_timeout.CopyFrom(to_duration(execution_timeout))
     if run_timeout > 0:

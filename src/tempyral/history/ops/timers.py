@@ -9,6 +9,7 @@ from temporalio.api.history.v1 import message_pb2 as history
 from tempyral.history.commands import timer_key
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.ops.activity_task import on_activity_timer
+from tempyral.history.ops.cancel_terminate import fail_in_flight_workflow_task
 from tempyral.history.ops.close_workflow import close_workflow
 from tempyral.history.ops.workflow_task import on_workflow_task_timer
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task, schedule_workflow_task
@@ -59,6 +60,7 @@ async def _time_out_workflow(engine: HistoryEngine, ref: TaskRef) -> None:
         if not ctx.state.running:
             return
         state = ctx.state
+        fail_in_flight_workflow_task(ctx)
         ctx.flush_buffered_events()
         # Past the execution timeout no retry could run; otherwise it is a run timeout with no retry policy.
         expired = state.execution_expiration_time and ctx.now >= state.execution_expiration_time - 0.001

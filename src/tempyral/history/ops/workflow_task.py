@@ -49,7 +49,11 @@ async def record_workflow_task_started(
             if not state.running or task is None or task.started or ref.key != task_key(task.seq):
                 return None
             request_id = str(uuid.uuid4())
-            build_id = request.worker_version_capabilities.build_id or request.deployment_options.build_id
+            build_id = (
+                request.worker_version_capabilities.build_id
+                or request.deployment_options.build_id
+                or request.binary_checksum
+            )
             if task.transient:
                 task.scheduled_event_id = state.next_event_id
                 task.started_event_id = state.next_event_id + 1
@@ -218,6 +222,7 @@ async def complete_workflow_task(
                 ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, _completed_attributes(task, request)
             )
             _finish_task(ctx, task)
+            state.build_id = completed.workflow_task_completed_event_attributes.worker_version.build_id
             state.previous_started_event_id = task.started_event_id
             state.last_completed_workflow_task_event_id = completed.event_id
             if request.HasField("sticky_attributes") and request.sticky_attributes.worker_task_queue.name:
@@ -241,9 +246,12 @@ def _completed_attributes(
         scheduled_event_id=task.scheduled_event_id,
         started_event_id=task.started_event_id,
         identity=request.identity,
-        binary_checksum=request.binary_checksum,
         versioning_behavior=request.versioning_behavior,
     )
+    # Older SDKs name their build id only as the (deprecated) binary checksum; history records it as a
+    # worker version, as the real server does.
+    if request.binary_checksum and not request.HasField("worker_version_stamp"):
+        attributes.worker_version.build_id = request.binary_checksum
     # SDKs read sdk_metadata back on replay: keep it exactly as sent, presence included.
     for source, target in (
         ("worker_version_stamp", "worker_version"),
@@ -356,7 +364,7 @@ async def on_workflow_task_timer(engine: HistoryEngine, key: str, ref: TaskRef) 
         elif kind == "wft_dispatch" and not task.started and task.dispatch_at:
             ctx.delete_task(key)
             task.dispatch_at = 0.0
-            dispatch(ctx, task)
+            dispatch(engine, ctx, task)
 
 
 async def move_off_sticky_queue(engine: HistoryEngine, ref: TaskRef) -> None:

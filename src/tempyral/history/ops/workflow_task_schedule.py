@@ -41,9 +41,7 @@ def schedule_workflow_task(
     if state.workflow_task is not None or not state.running:
         return
     state.workflow_task_seq += 1
-    sticky = bool(state.sticky_task_queue) and engine.matching.sticky_worker_alive(
-        state.namespace_id, state.sticky_task_queue
-    )
+    sticky = bool(state.sticky_task_queue)
     task = WorkflowTaskInfo(
         seq=state.workflow_task_seq,
         attempt=attempt,
@@ -59,17 +57,24 @@ def schedule_workflow_task(
     if delay > 0:
         ctx.add_timer(f"wft_dispatch/{task.seq}", task.dispatch_at)
         return
-    dispatch(ctx, task)
+    dispatch(engine, ctx, task)
 
 
-def dispatch(ctx: ExecutionContext, task: WorkflowTaskInfo) -> None:
+def dispatch(engine: HistoryEngine, ctx: ExecutionContext, task: WorkflowTaskInfo) -> None:
+    """Write the SCHEDULED event (unless transient) and hand the task to matching.
+
+    A task meant for a sticky worker that has not polled lately still names the sticky queue, as on the
+    real server, but goes to the normal queue at once rather than waiting out the sticky timeout.
+    """
+    state = ctx.state
     if not task.transient:
-        event = ctx.append(ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, scheduled_attributes(ctx.state, task))
+        event = ctx.append(ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, scheduled_attributes(state, task))
         task.scheduled_event_id = event.event_id
     task.scheduled_time = ctx.now
-    ctx.add_matching_task(task_key(task.seq), task.task_queue)
-    if task.sticky and ctx.state.sticky_schedule_to_start_timeout > 0:
-        ctx.add_timer(f"wft_sticky/{task.seq}", ctx.now + ctx.state.sticky_schedule_to_start_timeout)
+    sticky_alive = task.sticky and engine.matching.sticky_worker_alive(state.namespace_id, task.task_queue)
+    ctx.add_matching_task(task_key(task.seq), task.task_queue if sticky_alive else state.task_queue)
+    if sticky_alive and state.sticky_schedule_to_start_timeout > 0:
+        ctx.add_timer(f"wft_sticky/{task.seq}", ctx.now + state.sticky_schedule_to_start_timeout)
 
 
 def scheduled_attributes(
