@@ -21,6 +21,7 @@ DYNAMIC_CONFIG_DEFAULTS: dict[str, Any] = {
     "limit.historySize.error": 50 * MIB,
     "limit.blobSize.warn": 512 * 1024,
     "limit.blobSize.error": 2 * MIB,
+    "limit.memoSize.error": 2 * MIB,
     "limit.maxIDLength": 1000,
     # Seconds a poll waits for a task before answering empty.
     "matching.longPollExpirationInterval": 60.0,

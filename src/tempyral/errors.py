@@ -24,6 +24,10 @@ class InvalidArgument(ServiceError):
     code = "INVALID_ARGUMENT"
 
 
+class HistoryLimitExceeded(InvalidArgument):
+    """A change would take a run's history past its limits; the run was terminated instead."""
+
+
 class NotFound(ServiceError):
     code = "NOT_FOUND"
 

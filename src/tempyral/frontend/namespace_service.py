@@ -16,6 +16,8 @@ from tempyral.namespaces import CLUSTER_NAME, new_namespace_record
 SERVER_VERSION = "1.32.0"
 # The real server refuses namespaces that would forget closed workflows within a day.
 MIN_RETENTION_SECONDS = 24 * 3600.0
+# What the real server advertises as the largest workflow task completion it accepts.
+WORKFLOW_TASK_COMPLETION_SIZE_LIMIT = 40 * 1024 * 1024
 CLUSTER_ID = "tempyral-single-node"
 
 
@@ -85,6 +87,11 @@ class NamespaceService:
             namespace = self.deps.namespaces.get(request.namespace)
         response = wsr.DescribeNamespaceResponse()
         response.CopyFrom(namespace.record)
+        # SDKs check their own payloads against these before sending them.
+        limits = response.namespace_info.limits
+        limits.blob_size_limit_error = self.deps.dynamic.get_int("limit.blobSize.error")
+        limits.memo_size_limit_error = self.deps.dynamic.get_int("limit.memoSize.error")
+        limits.workflow_task_completion_size_limit_error = WORKFLOW_TASK_COMPLETION_SIZE_LIMIT
         return response
 
     async def ListNamespaces(

@@ -8,6 +8,7 @@ from google.protobuf.message import Message
 
 from tempyral.config import DynamicConfig
 from tempyral.errors import FailedPrecondition, InvalidArgument
+from tempyral.limits import blob_too_large
 
 MIN_LONG_POLL_SECONDS = 2.0
 
@@ -38,8 +39,13 @@ def check_blob_size(
     payload: Message | None, dynamic: DynamicConfig, message: str = "Blob data size exceeds limit."
 ) -> None:
     """Payloads over `limit.blobSize.error` are refused, as the real server does."""
-    if payload is not None and payload.ByteSize() > dynamic.get_int("limit.blobSize.error"):
+    if blob_too_large(payload, dynamic):
         raise InvalidArgument(message)
+
+
+def check_memo_size(memo: Message, dynamic: DynamicConfig) -> None:
+    if memo.ByteSize() > dynamic.get_int("limit.memoSize.error"):
+        raise InvalidArgument("Memo size exceeds limit.")
 
 
 def check_long_poll_deadline(remaining: float | None) -> None:

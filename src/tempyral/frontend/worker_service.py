@@ -10,7 +10,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 from tempyral.errors import InvalidArgument
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
-from tempyral.frontend.validation import check_blob_size, check_long_poll_deadline, check_run_id, require
+from tempyral.frontend.validation import check_long_poll_deadline, check_run_id, require
 from tempyral.history.ops import activity_task, workflow_task
 from tempyral.history.ops.query import answer_query, query_task_response
 from tempyral.tokens import TaskToken
@@ -146,7 +146,6 @@ class WorkerService:
         self, request: wsr.RespondActivityTaskCompletedRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskCompletedResponse:
         self.deps.namespaces.get(request.namespace)
-        check_blob_size(request.result, self.deps.dynamic)
         token = self._activity_token(request.task_token)
         result = request.result if request.HasField("result") else None
         version = request.worker_version if request.HasField("worker_version") else None
@@ -156,7 +155,6 @@ class WorkerService:
     async def RespondActivityTaskCompletedById(
         self, request: wsr.RespondActivityTaskCompletedByIdRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskCompletedByIdResponse:
-        check_blob_size(request.result, self.deps.dynamic)
         token = await self._token_by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
@@ -183,8 +181,10 @@ class WorkerService:
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )
         details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
-        await activity_task.fail_activity(self.engine, token, request.failure, request.identity, details)
-        return wsr.RespondActivityTaskFailedByIdResponse()
+        replaced = await activity_task.fail_activity(
+            self.engine, token, request.failure, request.identity, details
+        )
+        return wsr.RespondActivityTaskFailedByIdResponse(failures=[replaced] if replaced else [])
 
     async def RespondActivityTaskCanceled(
         self, request: wsr.RespondActivityTaskCanceledRequest, context: GrpcContext
@@ -209,7 +209,6 @@ class WorkerService:
         self, request: wsr.RecordActivityTaskHeartbeatRequest, context: GrpcContext
     ) -> wsr.RecordActivityTaskHeartbeatResponse:
         self.deps.namespaces.get(request.namespace)
-        check_blob_size(request.details, self.deps.dynamic)
         token = self._activity_token(request.task_token)
         details = request.details if request.HasField("details") else None
         cancel = await activity_task.record_heartbeat(self.engine, token, details, request.identity)
@@ -218,7 +217,6 @@ class WorkerService:
     async def RecordActivityTaskHeartbeatById(
         self, request: wsr.RecordActivityTaskHeartbeatByIdRequest, context: GrpcContext
     ) -> wsr.RecordActivityTaskHeartbeatByIdResponse:
-        check_blob_size(request.details, self.deps.dynamic)
         token = await self._token_by_id(
             request.namespace, request.workflow_id, request.run_id, request.activity_id
         )

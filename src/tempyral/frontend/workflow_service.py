@@ -10,14 +10,22 @@ from tempyral.durations import checked_seconds
 from tempyral.errors import InvalidArgument
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
-from tempyral.frontend.validation import check_blob_size, check_id_length, check_run_id, require
+from tempyral.frontend.validation import (
+    check_blob_size,
+    check_id_length,
+    check_memo_size,
+    check_run_id,
+    require,
+)
 from tempyral.history.ops.cancel_terminate import request_cancel_workflow, terminate_workflow
 from tempyral.history.ops.describe import describe_workflow
 from tempyral.history.ops.query import query_workflow
 from tempyral.history.ops.read_history import get_history, get_history_reverse
 from tempyral.history.ops.signal import signal_workflow
+from tempyral.history.ops.signal_with_start import as_start_request, signal_with_start
 from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.retry import activity_retry_policy
+from tempyral.namespaces import Namespace
 
 
 class WorkflowService:
@@ -28,6 +36,7 @@ class WorkflowService:
     def methods(self) -> dict[str, Handler]:
         return {
             "StartWorkflowExecution": self.StartWorkflowExecution,
+            "SignalWithStartWorkflowExecution": self.SignalWithStartWorkflowExecution,
             "DescribeWorkflowExecution": self.DescribeWorkflowExecution,
             "GetWorkflowExecutionHistory": self.GetWorkflowExecutionHistory,
             "GetWorkflowExecutionHistoryReverse": self.GetWorkflowExecutionHistoryReverse,
@@ -42,6 +51,22 @@ class WorkflowService:
         self, request: wsr.StartWorkflowExecutionRequest, context: GrpcContext
     ) -> wsr.StartWorkflowExecutionResponse:
         namespace = self.deps.namespaces.get(request.namespace)
+        self._validate_start(namespace, request)
+        return await start_workflow(self.engine, namespace, request)
+
+    async def SignalWithStartWorkflowExecution(
+        self, request: wsr.SignalWithStartWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.SignalWithStartWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        self._validate_start(namespace, as_start_request(request))
+        require(request.signal_name, "SignalName")
+        check_blob_size(request.signal_input, self.deps.dynamic)
+        if not request.request_id:
+            request.request_id = str(uuid.uuid4())
+        return await signal_with_start(self.engine, namespace, request)
+
+    def _validate_start(self, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest) -> None:
+        """What the real server checks before starting a workflow; fills in a missing request id."""
         dynamic = self.deps.dynamic
         require(request.workflow_id, "WorkflowId")
         check_id_length(request.workflow_id, "WorkflowId", dynamic)
@@ -65,10 +90,9 @@ class WorkflowService:
             raise InvalidArgument("Tempyral does not support cron schedules yet.")
         self.deps.search_attributes.check(namespace.name, request.search_attributes)
         check_blob_size(request.input, dynamic)
-        check_blob_size(request.memo, dynamic, "Memo size exceeds limit.")
+        check_memo_size(request.memo, dynamic)
         if not request.request_id:
             request.request_id = str(uuid.uuid4())
-        return await start_workflow(self.engine, namespace, request)
 
     async def DescribeWorkflowExecution(
         self, request: wsr.DescribeWorkflowExecutionRequest, context: GrpcContext

@@ -17,6 +17,7 @@ from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster t
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 
+from tempyral.config import DynamicConfig
 from tempyral.durations import checked_seconds, seconds_of, to_duration
 from tempyral.errors import InvalidArgument
 from tempyral.history import retry
@@ -25,6 +26,7 @@ from tempyral.history.mutable_state import ActivityInfo, ExecutionState, TimerIn
 from tempyral.history.ops.activity_task import request_cancel_activity, schedule_activity
 from tempyral.history.ops.close_workflow import close_workflow
 from tempyral.history.proto_presence import copy_present
+from tempyral.limits import blob_too_large
 
 if TYPE_CHECKING:
     from tempyral.history.engine import HistoryEngine
@@ -58,19 +60,62 @@ _NOT_YET_SUPPORTED: dict[int, int] = {
 
 
 class CommandError(Exception):
-    def __init__(self, cause: int, message: str) -> None:
+    """A command the server refuses. `fatal`: the workflow cannot go on (an oversized payload would be
+    refused on every retry), so the run is terminated rather than the task retried."""
+
+    def __init__(self, cause: int, message: str, fatal: bool = False) -> None:
         super().__init__(message)
         self.cause = cause
         self.message = message
+        self.fatal = fatal
 
 
-def validate_commands(state: ExecutionState, commands: Sequence[command_pb.Command]) -> None:
+# Which command payloads are size-checked, with the cause and message the real server uses (it really does
+# report an oversized workflow result as BAD_SCHEDULE_ACTIVITY_ATTRIBUTES).
+_SIZE_CHECKED: dict[int, tuple[str, str, str, str]] = {
+    CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: (
+        "schedule_activity_task_command_attributes",
+        "input",
+        "BAD_SCHEDULE_ACTIVITY_ATTRIBUTES",
+        "BadScheduleActivityAttributes: ScheduleActivityTaskCommandAttributes.Input exceeds size limit.",
+    ),
+    CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: (
+        "complete_workflow_execution_command_attributes",
+        "result",
+        "BAD_SCHEDULE_ACTIVITY_ATTRIBUTES",
+        "BadScheduleActivityAttributes: "
+        "CompleteWorkflowExecutionCommandAttributes.Result exceeds size limit.",
+    ),
+    CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: (
+        "fail_workflow_execution_command_attributes",
+        "failure",
+        "BAD_FAIL_WORKFLOW_EXECUTION_ATTRIBUTES",
+        "BadFailWorkflowExecutionAttributes: "
+        "FailWorkflowExecutionCommandAttributes.Failure exceeds size limit.",
+    ),
+}
+
+
+def _check_payload_size(command: command_pb.Command, dynamic: DynamicConfig) -> None:
+    checked = _SIZE_CHECKED.get(command.command_type)
+    if checked is None:
+        return
+    attributes_field, payload_field, cause, message = checked
+    attributes = getattr(command, attributes_field)
+    if attributes.HasField(payload_field) and blob_too_large(getattr(attributes, payload_field), dynamic):
+        raise CommandError(_cause(cause), message, fatal=True)
+
+
+def validate_commands(
+    state: ExecutionState, commands: Sequence[command_pb.Command], dynamic: DynamicConfig
+) -> None:
     """Raise CommandError for the first command the server would refuse."""
     activity_ids = {info.activity_id for info in state.activities.values()}
     timer_ids = set(state.timers)
     cancelled_activities: set[int] = set()
     for index, command in enumerate(commands):
         kind = command.command_type
+        _check_payload_size(command, dynamic)
         if kind in COMPLETION_COMMANDS and index != len(commands) - 1:
             raise CommandError(
                 _cause("UNHANDLED_COMMAND"),

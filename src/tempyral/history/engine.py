@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 from tempyral.clock import Clock
 from tempyral.config import DynamicConfig
-from tempyral.errors import NotFound, Unavailable
+from tempyral.errors import HistoryLimitExceeded, NotFound, Unavailable
 from tempyral.history import state_codec
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState
+from tempyral.history.ops.close_workflow import SERVER_IDENTITY, terminate_in_context
 from tempyral.history.timer_queue import TimerQueue
 from tempyral.matching.engine import MatchingEngine, TaskType
 from tempyral.matching.task_queue import TaskRef
@@ -138,6 +139,7 @@ class HistoryEngine:
         entry = self._cache.pop(key, None)
         if entry is not None:
             entry.valid = False
+            entry.wake_waiters()
 
     @asynccontextmanager
     async def workflow_id_lock(self, namespace_id: str, workflow_id: str) -> AsyncIterator[None]:
@@ -155,28 +157,61 @@ class HistoryEngine:
 
     @asynccontextmanager
     async def update_execution(
-        self, namespace_id: str, workflow_id: str, run_id: str
+        self, namespace_id: str, workflow_id: str, run_id: str, count_limit_before: bool = False
     ) -> AsyncIterator[ExecutionContext]:
-        """Lock the run, hand the operation an ExecutionContext, commit what it recorded when it returns."""
+        """Lock the run, hand the operation an ExecutionContext, commit what it recorded when it returns.
+
+        A change that would break the history limits is discarded and the run terminated instead. The
+        event-count limit applies to the history after the change, or, with `count_limit_before` (requests
+        from outside such as signals, as the real server does it), to the history before it.
+        """
         while True:
             entry = await self.load(namespace_id, workflow_id, run_id)
             await entry.lock.acquire()
             if entry.valid:
                 break
             entry.lock.release()
+        key = (namespace_id, workflow_id, run_id)
         try:
+            running_before = entry.state.running
+            size_before = entry.state.history_size_bytes
+            count_before = entry.state.next_event_id - 1
             context = ExecutionContext(state=entry.state, now=self.clock.now(), history=entry.events)
             try:
                 yield context
             except BaseException:
                 if context.dirty:
                     # The operation changed state and then failed: drop it, the store has the truth.
-                    self._evict((namespace_id, workflow_id, run_id))
+                    self._evict(key)
                 raise
             if context.dirty:
+                count = count_before if count_limit_before else context.state.next_event_id - 1
+                limit = self._history_limit_reason(context, size_before, count) if running_before else None
+                if limit is not None:
+                    self._evict(key)
+                    await self._terminate_for_history_limit(key, limit)
+                    raise HistoryLimitExceeded(limit)
                 await self._commit(entry, context)
         finally:
             entry.lock.release()
+
+    def _history_limit_reason(self, context: ExecutionContext, size_before: int, count: int) -> str | None:
+        """Why this change may not be committed: the history is already too large, or too long."""
+        if size_before > self.dynamic.get_int("limit.historySize.error"):
+            return "Workflow history size exceeds limit."
+        if context.new_events and count > self.dynamic.get_int("limit.historyCount.error"):
+            return "Workflow history count exceeds limit."
+        return None
+
+    async def _terminate_for_history_limit(self, key: ExecutionKey, reason: str) -> None:
+        """Terminate the run from its committed state, in place of the change that was refused."""
+        entry = await self.load(*key)
+        async with entry.lock:
+            if not entry.state.running:
+                return
+            context = ExecutionContext(state=entry.state, now=self.clock.now(), history=entry.events)
+            terminate_in_context(context, reason, None, SERVER_IDENTITY)
+            await self._commit(entry, context)
 
     @asynccontextmanager
     async def create_execution(self, state: ExecutionState) -> AsyncIterator[ExecutionContext]:
@@ -232,24 +267,33 @@ class HistoryEngine:
             await self._timer_handler(self, row)
         except NotFound:
             pass  # the run was deleted: its timers went with it
+        except HistoryLimitExceeded:
+            pass  # the run was terminated instead
 
     # -- reading ---------------------------------------------------------------------------------------
 
-    async def wait_for_new_events(
-        self, entry: CachedExecution, after_event_count: int, timeout: float
-    ) -> None:
-        """Return when the run has more than `after_event_count` events, or after `timeout` seconds."""
-        if len(entry.events) > after_event_count or timeout <= 0:
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry.waiters.append(waiter)
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            if waiter in entry.waiters:
-                entry.waiters.remove(waiter)
+    async def wait_for_events(
+        self, namespace_id: str, workflow_id: str, run_id: str, after_event_count: int, timeout: float
+    ) -> CachedExecution:
+        """The run once it has more than `after_event_count` events, or as it is after `timeout` seconds.
+
+        Always returns the current cache entry: one evicted meanwhile (say, a change was refused and the
+        run reloaded) wakes its waiters so that they look again.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            entry = await self.load(namespace_id, workflow_id, run_id)
+            remaining = deadline - loop.time()
+            if len(entry.events) > after_event_count or remaining <= 0:
+                return entry
+            waiter: asyncio.Future[None] = loop.create_future()
+            entry.waiters.append(waiter)
+            try:
+                await asyncio.wait((waiter,), timeout=remaining)
+            finally:
+                if waiter in entry.waiters:
+                    entry.waiters.remove(waiter)
 
     async def delete_execution(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
         key = (namespace_id, workflow_id, run_id)

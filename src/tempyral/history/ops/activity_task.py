@@ -19,14 +19,16 @@ from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.clock import to_timestamp
+from tempyral.config import DynamicConfig
 from tempyral.durations import to_duration
-from tempyral.errors import NotFound
+from tempyral.errors import HistoryLimitExceeded, NotFound
 from tempyral.history import retry
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ActivityInfo, ExecutionState
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task
 from tempyral.history.proto_presence import copy_present
+from tempyral.limits import blob_too_large
 from tempyral.matching.task_queue import TaskRef
 from tempyral.tokens import TaskToken
 
@@ -150,7 +152,7 @@ async def record_activity_task_started(
             if info.heartbeat_timeout > 0:
                 ctx.add_timer(f"act_hb/{scheduled_event_id}/{info.attempt}", ctx.now + info.heartbeat_timeout)
             scheduled = history.HistoryEvent.FromString(ctx.history[scheduled_event_id - 1])
-    except NotFound:
+    except (NotFound, HistoryLimitExceeded):
         return None
     return _poll_response(state, info, scheduled.activity_task_scheduled_event_attributes, namespace_name)
 
@@ -255,6 +257,11 @@ async def complete_activity(
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
         info = find_started_activity(ctx.state, token)
         worker_version = worker_version or _workflow_build(ctx.state, info)
+        if blob_too_large(result, engine.dynamic):
+            # The worker's answer is accepted, and the activity fails: a retry would produce it again.
+            failure = _size_failure("Complete result exceeds size limit.")
+            _fail_in_context(engine, ctx, info, failure, identity, worker_version)
+            return
         _write_outcome(
             ctx,
             info,
@@ -270,6 +277,24 @@ async def complete_activity(
         request_workflow_task(engine, ctx)
 
 
+def _size_failure(message: str) -> failure_pb.Failure:
+    return failure_pb.Failure(
+        message=message, source="Server", server_failure_info=failure_pb.ServerFailureInfo(non_retryable=True)
+    )
+
+
+def _shrunk(failure: failure_pb.Failure, dynamic: DynamicConfig) -> failure_pb.Failure:
+    """An oversized failure replaced, as on the real server, by a non-retryable one whose cause keeps
+    only the start of the original message."""
+    replacement = _size_failure("Failure exceeds size limit.")
+    replacement.source = ""
+    keep = max(0, dynamic.get_int("limit.blobSize.warn") - 13)
+    replacement.cause.CopyFrom(failure_pb.Failure(message=failure.message[:keep], source=failure.source))
+    if failure.HasField("application_failure_info"):
+        replacement.cause.application_failure_info.type = failure.application_failure_info.type
+    return replacement
+
+
 async def fail_activity(
     engine: HistoryEngine,
     token: TaskToken,
@@ -277,32 +302,48 @@ async def fail_activity(
     identity: str,
     last_heartbeat_details: common.Payloads | None,
     worker_version: common.WorkerVersionStamp | None = None,
-) -> None:
+) -> failure_pb.Failure | None:
+    """Fail the attempt; returns the failure actually recorded when the given one was too large."""
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
         info = find_started_activity(ctx.state, token)
         if last_heartbeat_details is not None:
             info.heartbeat_details = last_heartbeat_details.SerializeToString()
-        info.last_worker_identity = identity
-        expiration = _expiration(info)
-        delay, retry_state = retry.next_retry(info.retry_policy, info.attempt, failure, ctx.now, expiration)
-        if delay is not None:
-            _retry_later(ctx, info, failure, delay)
-            return
+        replaced = _shrunk(failure, engine.dynamic) if blob_too_large(failure, engine.dynamic) else None
         worker_version = worker_version or _workflow_build(ctx.state, info)
-        _write_outcome(
-            ctx,
-            info,
-            ET.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-            lambda started: history.ActivityTaskFailedEventAttributes(
-                failure=failure,
-                scheduled_event_id=info.scheduled_event_id,
-                started_event_id=started,
-                identity=identity,
-                retry_state=retry_state,  # type: ignore[arg-type]
-            ),
-            worker_version,
-        )
-        request_workflow_task(engine, ctx)
+        _fail_in_context(engine, ctx, info, replaced or failure, identity, worker_version)
+        return replaced
+
+
+def _fail_in_context(
+    engine: HistoryEngine,
+    ctx: ExecutionContext,
+    info: ActivityInfo,
+    failure: failure_pb.Failure,
+    identity: str,
+    worker_version: common.WorkerVersionStamp | None,
+) -> None:
+    """Retry the attempt if the policy allows, else record the activity as failed."""
+    info.last_worker_identity = identity
+    delay, retry_state = retry.next_retry(
+        info.retry_policy, info.attempt, failure, ctx.now, _expiration(info)
+    )
+    if delay is not None:
+        _retry_later(ctx, info, failure, delay)
+        return
+    _write_outcome(
+        ctx,
+        info,
+        ET.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        lambda started: history.ActivityTaskFailedEventAttributes(
+            failure=failure,
+            scheduled_event_id=info.scheduled_event_id,
+            started_event_id=started,
+            identity=identity,
+            retry_state=retry_state,  # type: ignore[arg-type]
+        ),
+        worker_version,
+    )
+    request_workflow_task(engine, ctx)
 
 
 def _workflow_build(state: ExecutionState, info: ActivityInfo) -> common.WorkerVersionStamp | None:
@@ -354,9 +395,13 @@ async def cancel_activity(
 async def record_heartbeat(
     engine: HistoryEngine, token: TaskToken, details: common.Payloads | None, identity: str
 ) -> bool:
-    """Store the heartbeat; returns whether cancellation was requested."""
+    """Store the heartbeat; returns whether cancellation was requested (or the activity was failed)."""
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
         info = find_started_activity(ctx.state, token)
+        if blob_too_large(details, engine.dynamic):
+            failure = _size_failure("Heartbeat details exceed size limit.")
+            _fail_in_context(engine, ctx, info, failure, identity, None)
+            return True
         if details is not None:
             info.heartbeat_details = details.SerializeToString()
         info.last_heartbeat_time = ctx.now

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
 
 from tempyral.errors import NotFound
 from tempyral.history.engine import HistoryEngine
-from tempyral.history.execution import ExecutionContext
-from tempyral.history.ops.close_workflow import close_workflow
+from tempyral.history.ops.close_workflow import terminate_in_context
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task
-
-# The identity the real server writes on events it makes itself.
-SERVER_IDENTITY = "history-service"
 
 
 async def request_cancel_workflow(
@@ -55,29 +50,4 @@ async def terminate_workflow(
         state = ctx.state
         if not state.running:
             raise NotFound("workflow execution already completed")
-        fail_in_flight_workflow_task(ctx)
-        ctx.flush_buffered_events()
-        close_workflow(
-            ctx,
-            ET.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-            history.WorkflowExecutionTerminatedEventAttributes(
-                reason=reason, details=details, identity=identity
-            ),
-        )
-
-
-def fail_in_flight_workflow_task(ctx: ExecutionContext) -> None:
-    """The run is being closed from outside: a workflow task in flight can no longer complete, and (unless
-    transient) is recorded as failed by the forced close, as the real server does."""
-    task = ctx.state.workflow_task
-    if task is not None and task.started and not task.transient:
-        ctx.append(
-            ET.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-            history.WorkflowTaskFailedEventAttributes(
-                scheduled_event_id=task.scheduled_event_id,
-                started_event_id=task.started_event_id,
-                cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
-                identity=SERVER_IDENTITY,
-            ),
-        )
-    ctx.state.workflow_task = None
+        terminate_in_context(ctx, reason, details, identity)

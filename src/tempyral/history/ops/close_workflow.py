@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from google.protobuf.message import Message
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.enums.v1 import workflow_pb2 as WS  # plain ints: faster than the enum wrapper
+from temporalio.api.history.v1 import message_pb2 as history
 
 from tempyral.history.execution import ExecutionContext
+
+# The identity the real server writes on events it makes itself.
+SERVER_IDENTITY = "history-service"
 
 CLOSE_STATUS: dict[int, int] = {
     ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: WS.WORKFLOW_EXECUTION_STATUS_COMPLETED,
@@ -29,3 +35,33 @@ def close_workflow(ctx: ExecutionContext, event_type: int, attributes: Message) 
     state.timers.clear()
     state.buffered_events.clear()
     ctx.closed = True
+
+
+def fail_in_flight_workflow_task(ctx: ExecutionContext) -> None:
+    """The run is being closed from outside: a workflow task in flight can no longer complete, and (unless
+    transient) is recorded as failed by the forced close, as the real server does."""
+    task = ctx.state.workflow_task
+    if task is not None and task.started and not task.transient:
+        ctx.append(
+            ET.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+            history.WorkflowTaskFailedEventAttributes(
+                scheduled_event_id=task.scheduled_event_id,
+                started_event_id=task.started_event_id,
+                cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
+                identity=SERVER_IDENTITY,
+            ),
+        )
+    ctx.state.workflow_task = None
+
+
+def terminate_in_context(
+    ctx: ExecutionContext, reason: str, details: common.Payloads | None, identity: str
+) -> None:
+    """Terminate the run within the current change: force-close any task in flight, flush, close."""
+    fail_in_flight_workflow_task(ctx)
+    ctx.flush_buffered_events()
+    close_workflow(
+        ctx,
+        ET.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        history.WorkflowExecutionTerminatedEventAttributes(reason=reason, details=details, identity=identity),
+    )

@@ -98,10 +98,13 @@ async def query_workflow(
         )
     if state.running and not state.last_completed_workflow_task_event_id and state.workflow_task is None:
         raise WorkflowNotReady()
-    while state.running and state.workflow_task is not None and entry.valid:
+    while state.running and state.workflow_task is not None:
         if loop.time() >= deadline:
             raise QueryTimedOut("query timed out before a worker could answer it")
-        await engine.wait_for_new_events(entry, len(entry.events), _RECHECK_SECONDS)
+        entry = await engine.wait_for_events(
+            namespace_id, execution.workflow_id, run_id, len(entry.events), _RECHECK_SECONDS
+        )
+        state = entry.state
     query_id = str(uuid.uuid4())
     pending = PendingQuery(namespace_id, execution.workflow_id, run_id, request.query)
     registry.pending[query_id] = pending

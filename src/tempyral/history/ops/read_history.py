@@ -9,7 +9,7 @@ from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.errors import InvalidArgument
-from tempyral.history.engine import CachedExecution, HistoryEngine
+from tempyral.history.engine import HistoryEngine
 from tempyral.history.ops.workflow_task import transient_scheduled_event
 
 DEFAULT_PAGE_SIZE = 1000
@@ -43,12 +43,13 @@ async def get_history(
     else:
         run_id = await engine.resolve_run_id(namespace_id, workflow_id, request.execution.run_id)
         next_event_id = 1
-    entry = await engine.load(namespace_id, workflow_id, run_id)
+    key = (namespace_id, workflow_id, run_id)
+    entry = await engine.load(*key)
     if request.history_event_filter_type == HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT:
         # The close event is only worth asking for once it exists: this read always waits for it.
-        return await _close_event(engine, entry, run_id, request.wait_new_event, max_wait)
+        return await _close_event(engine, key, request.wait_new_event, max_wait)
     if request.wait_new_event and entry.state.running:
-        await engine.wait_for_new_events(entry, next_event_id - 1, max_wait)
+        entry = await engine.wait_for_events(*key, next_event_id - 1, max_wait)
     page_size = request.maximum_page_size or DEFAULT_PAGE_SIZE
     page = entry.events[next_event_id - 1 : next_event_id - 1 + page_size]
     after = next_event_id + len(page)
@@ -64,14 +65,16 @@ async def get_history(
 
 
 async def _close_event(
-    engine: HistoryEngine, entry: CachedExecution, run_id: str, wait_new_event: bool, wait: float
+    engine: HistoryEngine, key: tuple[str, str, str], wait_new_event: bool, wait: float
 ) -> wsr.GetWorkflowExecutionHistoryResponse:
+    run_id = key[2]
     loop_deadline = engine.clock.now() + wait
-    while entry.state.running and entry.valid:
+    entry = await engine.load(*key)
+    while entry.state.running:
         remaining = loop_deadline - engine.clock.now()
         if remaining <= 0:
             break
-        await engine.wait_for_new_events(entry, len(entry.events), remaining)
+        entry = await engine.wait_for_events(*key, len(entry.events), remaining)
     state = entry.state
     if state.running:
         token = _encode_token(run_id, len(entry.events) + 1) if wait_new_event else b""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.errors import NotFound
 from tempyral.history.engine import HistoryEngine
+from tempyral.history.execution import ExecutionContext
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task
 
 # Request ids remembered per run to drop retried signals; the oldest are forgotten first.
@@ -19,7 +21,9 @@ async def signal_workflow(
 ) -> None:
     execution = request.workflow_execution
     run_id = await engine.resolve_run_id(namespace_id, execution.workflow_id, execution.run_id)
-    async with engine.update_execution(namespace_id, execution.workflow_id, run_id) as ctx:
+    async with engine.update_execution(
+        namespace_id, execution.workflow_id, run_id, count_limit_before=True
+    ) as ctx:
         state = ctx.state
         if not state.running:
             raise NotFound("workflow execution already completed")
@@ -28,12 +32,30 @@ async def signal_workflow(
                 return
             state.signal_request_ids.append(request.request_id)
             del state.signal_request_ids[:-MAX_REMEMBERED_SIGNAL_REQUESTS]
-        attributes = history.WorkflowExecutionSignaledEventAttributes(
-            signal_name=request.signal_name, identity=request.identity, request_id=request.request_id
+        append_signal(
+            ctx,
+            request.signal_name,
+            request.input if request.HasField("input") else None,
+            request.header if request.HasField("header") else None,
+            request.identity,
+            request.request_id,
         )
-        if request.HasField("input"):
-            attributes.input.CopyFrom(request.input)
-        if request.HasField("header"):
-            attributes.header.CopyFrom(request.header)
-        ctx.append_or_buffer(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attributes)
         request_workflow_task(engine, ctx)
+
+
+def append_signal(
+    ctx: ExecutionContext,
+    name: str,
+    signal_input: common.Payloads | None,
+    header: common.Header | None,
+    identity: str,
+    request_id: str,
+) -> None:
+    attributes = history.WorkflowExecutionSignaledEventAttributes(
+        signal_name=name, identity=identity, request_id=request_id
+    )
+    if signal_input is not None:
+        attributes.input.CopyFrom(signal_input)
+    if header is not None:
+        attributes.header.CopyFrom(header)
+    ctx.append_or_buffer(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attributes)

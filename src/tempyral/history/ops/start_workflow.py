@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import (
@@ -21,8 +22,10 @@ from tempyral.clock import to_timestamp
 from tempyral.durations import checked_seconds, to_duration
 from tempyral.errors import WorkflowAlreadyStarted
 from tempyral.history.engine import HistoryEngine
+from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState
-from tempyral.history.ops.cancel_terminate import SERVER_IDENTITY, terminate_workflow
+from tempyral.history.ops.cancel_terminate import terminate_workflow
+from tempyral.history.ops.close_workflow import SERVER_IDENTITY
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
 from tempyral.history.proto_presence import copy_present
 from tempyral.namespaces import Namespace
@@ -38,9 +41,19 @@ _FAILED_STATUSES = {
 }
 
 
+# Adds events to a new run right after WORKFLOW_EXECUTION_STARTED (signal-with-start's signal).
+FirstEvents = Callable[[ExecutionContext], None]
+
+
 async def start_workflow(
-    engine: HistoryEngine, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest
+    engine: HistoryEngine,
+    namespace: Namespace,
+    request: wsr.StartWorkflowExecutionRequest,
+    first_events: FirstEvents | None = None,
+    use_existing: Callable[[ExecutionState], Awaitable[None]] | None = None,
 ) -> wsr.StartWorkflowExecutionResponse:
+    """Start a run. When a run is already open and the conflict policy keeps it, `use_existing` (if given)
+    is applied to it, as signal-with-start signals the running workflow."""
     new_run_id = str(uuid.uuid4())
     async with engine.workflow_id_lock(namespace.id, request.workflow_id):
         current_run_id = await engine.current_run_id(namespace.id, request.workflow_id)
@@ -55,6 +68,8 @@ async def start_workflow(
                 )
             if existing.running:
                 if not await _resolve_conflict(engine, request, existing, new_run_id):
+                    if use_existing is not None:
+                        await use_existing(existing)
                     return wsr.StartWorkflowExecutionResponse(
                         run_id=current_run_id,
                         first_execution_run_id=existing.first_run_id,
@@ -63,7 +78,7 @@ async def start_workflow(
                     )
             else:
                 _check_reuse_policy(request, existing)
-        return await _create_run(engine, namespace, request, new_run_id)
+        return await _create_run(engine, namespace, request, new_run_id, first_events)
 
 
 async def _resolve_conflict(
@@ -148,7 +163,11 @@ def workflow_timeouts(
 
 
 async def _create_run(
-    engine: HistoryEngine, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest, run_id: str
+    engine: HistoryEngine,
+    namespace: Namespace,
+    request: wsr.StartWorkflowExecutionRequest,
+    run_id: str,
+    first_events: FirstEvents | None,
 ) -> wsr.StartWorkflowExecutionResponse:
     now = engine.clock.now()
     execution_timeout, run_timeout, task_timeout = workflow_timeouts(engine, request)
@@ -199,6 +218,8 @@ async def _create_run(
             started.user_metadata.CopyFrom(request.user_metadata)
         for link in request.links:
             started.links.append(link)
+        if first_events is not None:
+            first_events(ctx)
         if delay > 0:
             ctx.add_timer("wf_backoff", now + delay)
         else:

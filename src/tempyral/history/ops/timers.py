@@ -9,8 +9,7 @@ from temporalio.api.history.v1 import message_pb2 as history
 from tempyral.history.commands import timer_key
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.ops.activity_task import on_activity_timer
-from tempyral.history.ops.cancel_terminate import fail_in_flight_workflow_task
-from tempyral.history.ops.close_workflow import close_workflow
+from tempyral.history.ops.close_workflow import close_workflow, fail_in_flight_workflow_task
 from tempyral.history.ops.workflow_task import on_workflow_task_timer
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task, schedule_workflow_task
 from tempyral.matching.task_queue import TaskRef

@@ -10,7 +10,7 @@ import uuid
 
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import SuggestContinueAsNewReason, TimeoutType, WorkflowTaskFailedCause
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history
@@ -18,11 +18,12 @@ from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.clock import to_timestamp
-from tempyral.errors import InvalidArgument, NotFound
+from tempyral.errors import HistoryLimitExceeded, InvalidArgument, NotFound
 from tempyral.history.commands import COMPLETION_COMMANDS, CommandError, apply_commands, validate_commands
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext, new_event
 from tempyral.history.mutable_state import ExecutionState, WorkflowTaskInfo
+from tempyral.history.ops.close_workflow import SERVER_IDENTITY, terminate_in_context
 from tempyral.history.ops.workflow_task_schedule import (
     NORMAL,
     STICKY,
@@ -54,40 +55,46 @@ async def record_workflow_task_started(
                 or request.deployment_options.build_id
                 or request.binary_checksum
             )
+            task.started_time = ctx.now
+            task.started_identity = request.identity
+            task.request_id = request_id
             if task.transient:
                 task.scheduled_event_id = state.next_event_id
                 task.started_event_id = state.next_event_id + 1
             else:
-                event = ctx.append(
-                    ET.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-                    history.WorkflowTaskStartedEventAttributes(
-                        scheduled_event_id=task.scheduled_event_id,
-                        identity=request.identity,
-                        request_id=request_id,
-                        history_size_bytes=state.history_size_bytes,
-                        suggest_continue_as_new=_suggest_continue_as_new(engine, state),
-                    ),
-                )
+                attributes = _started_attributes(engine, state, task, state.next_event_id)
                 if build_id:
-                    event.workflow_task_started_event_attributes.worker_version.build_id = build_id
+                    attributes.worker_version.build_id = build_id
+                event = ctx.append(ET.EVENT_TYPE_WORKFLOW_TASK_STARTED, attributes)
                 task.started_event_id = event.event_id
-            task.started_time = ctx.now
-            task.started_identity = request.identity
-            task.request_id = request_id
             ctx.delete_task(task_key(task.seq))
             ctx.delete_task(f"wft_sticky/{task.seq}")
             ctx.add_timer(f"wft_timeout/{task.seq}", ctx.now + task.start_to_close_timeout)
             events = ctx.history
             event_count = state.next_event_id - 1
-    except NotFound:
+    except (NotFound, HistoryLimitExceeded):
         return None
     return build_poll_response(engine, state, task, events[:event_count], request.task_queue.kind == STICKY)
 
 
-def _suggest_continue_as_new(engine: HistoryEngine, state: ExecutionState) -> bool:
-    count_limit = engine.dynamic.get_int("limit.historyCount.suggestContinueAsNew")
-    size_limit = engine.dynamic.get_int("limit.historySize.suggestContinueAsNew")
-    return state.next_event_id - 1 >= count_limit or state.history_size_bytes >= size_limit
+def _started_attributes(
+    engine: HistoryEngine, state: ExecutionState, task: WorkflowTaskInfo, started_event_id: int
+) -> history.WorkflowTaskStartedEventAttributes:
+    """WORKFLOW_TASK_STARTED, with the continue-as-new suggestion: the history (counting this event) has
+    reached the configured length, or its size the configured size (that reason first)."""
+    reasons = []
+    if state.history_size_bytes >= engine.dynamic.get_int("limit.historySize.suggestContinueAsNew"):
+        reasons.append(SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE)
+    if started_event_id >= engine.dynamic.get_int("limit.historyCount.suggestContinueAsNew"):
+        reasons.append(SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS)
+    return history.WorkflowTaskStartedEventAttributes(
+        scheduled_event_id=task.scheduled_event_id,
+        identity=task.started_identity,
+        request_id=task.request_id,
+        history_size_bytes=state.history_size_bytes,
+        suggest_continue_as_new=bool(reasons),
+        suggest_continue_as_new_reasons=reasons,
+    )
 
 
 def build_poll_response(
@@ -156,13 +163,7 @@ def _transient_events(
     scheduled = transient_scheduled_event(state, task)
     started = new_event(
         ET.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-        history.WorkflowTaskStartedEventAttributes(
-            scheduled_event_id=task.scheduled_event_id,
-            identity=task.started_identity,
-            request_id=task.request_id,
-            history_size_bytes=state.history_size_bytes,
-            suggest_continue_as_new=_suggest_continue_as_new(engine, state),
-        ),
+        _started_attributes(engine, state, task, task.started_event_id),
         task.started_time,
     )
     started.event_id = task.started_event_id
@@ -203,10 +204,16 @@ async def complete_workflow_task(
         state = ctx.state
         task = _current_task(state, token)
         try:
-            validate_commands(state, request.commands)
+            validate_commands(state, request.commands, engine.dynamic)
         except CommandError as err:
             command_error = err
-        if command_error is not None:
+        if command_error is not None and command_error.fatal:
+            failure = failure_pb.Failure(
+                message=command_error.message, server_failure_info=failure_pb.ServerFailureInfo()
+            )
+            fail_workflow_task(engine, ctx, command_error.cause, failure, request.identity, reschedule=False)
+            terminate_in_context(ctx, command_error.message, None, SERVER_IDENTITY)
+        elif command_error is not None:
             failure = failure_pb.Failure(message=command_error.message)
             fail_workflow_task(engine, ctx, command_error.cause, failure, request.identity)
         elif state.buffered_events and _has_completion_command(request):
