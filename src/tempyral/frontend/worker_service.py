@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.api.enums.v1 import TaskQueueKind
+from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.errors import InvalidArgument
@@ -13,7 +14,20 @@ from tempyral.frontend.grpc_server import Handler
 from tempyral.frontend.validation import check_long_poll_deadline, check_run_id, require
 from tempyral.history.ops import activity_task, workflow_task
 from tempyral.history.ops.query import answer_query, query_task_response
+from tempyral.history.proto_presence import present
 from tempyral.tokens import TaskToken
+
+CompletedRequest = wsr.RespondActivityTaskCompletedRequest | wsr.RespondActivityTaskCompletedByIdRequest
+FailedRequest = wsr.RespondActivityTaskFailedRequest | wsr.RespondActivityTaskFailedByIdRequest
+CanceledRequest = wsr.RespondActivityTaskCanceledRequest | wsr.RespondActivityTaskCanceledByIdRequest
+HeartbeatRequest = wsr.RecordActivityTaskHeartbeatRequest | wsr.RecordActivityTaskHeartbeatByIdRequest
+ActivityRequest = CompletedRequest | FailedRequest | CanceledRequest | HeartbeatRequest
+_BY_ID_REQUESTS = (
+    wsr.RespondActivityTaskCompletedByIdRequest,
+    wsr.RespondActivityTaskFailedByIdRequest,
+    wsr.RespondActivityTaskCanceledByIdRequest,
+    wsr.RecordActivityTaskHeartbeatByIdRequest,
+)
 
 
 class WorkerService:
@@ -126,103 +140,98 @@ class WorkerService:
                 return response
         return wsr.PollActivityTaskQueueResponse()
 
-    def _activity_token(self, raw: bytes) -> TaskToken:
-        token = TaskToken.decode(raw)
+    async def _activity_token_of(self, request: ActivityRequest) -> TaskToken:
+        """The task an activity request is about: by its task token, or (the *ById forms) by its ids."""
+        if isinstance(request, _BY_ID_REQUESTS):
+            namespace = self.deps.namespaces.get(request.namespace)
+            require(request.workflow_id, "WorkflowId")
+            require(request.activity_id, "ActivityId")
+            check_run_id(request.run_id)
+            run_id = await self.engine.resolve_run_id(namespace.id, request.workflow_id, request.run_id)
+            return TaskToken(
+                namespace.id,
+                request.workflow_id,
+                run_id,
+                0,
+                0,
+                activity_id=request.activity_id,
+                kind="activity",
+            )
+        self.deps.namespaces.get(request.namespace)
+        token = TaskToken.decode(request.task_token)
         if token.kind != "activity":
             raise InvalidArgument("Task token is not an activity task token.")
         return token
 
-    async def _token_by_id(
-        self, namespace_name: str, workflow_id: str, run_id: str, activity_id: str
-    ) -> TaskToken:
-        namespace = self.deps.namespaces.get(namespace_name)
-        require(workflow_id, "WorkflowId")
-        require(activity_id, "ActivityId")
-        check_run_id(run_id)
-        run_id = await self.engine.resolve_run_id(namespace.id, workflow_id, run_id)
-        return TaskToken(namespace.id, workflow_id, run_id, 0, 0, activity_id=activity_id, kind="activity")
+    async def _complete(self, request: CompletedRequest) -> None:
+        token = await self._activity_token_of(request)
+        version = present(request, "worker_version")
+        await activity_task.complete_activity(
+            self.engine, token, present(request, "result"), request.identity, version
+        )
+
+    async def _fail(self, request: FailedRequest) -> list[failure_pb.Failure]:
+        token = await self._activity_token_of(request)
+        details = present(request, "last_heartbeat_details")
+        version = present(request, "worker_version")
+        replaced = await activity_task.fail_activity(
+            self.engine, token, request.failure, request.identity, details, version
+        )
+        return [replaced] if replaced else []
+
+    async def _cancel(self, request: CanceledRequest) -> None:
+        token = await self._activity_token_of(request)
+        await activity_task.cancel_activity(self.engine, token, present(request, "details"), request.identity)
+
+    async def _heartbeat(self, request: HeartbeatRequest) -> bool:
+        token = await self._activity_token_of(request)
+        return await activity_task.record_heartbeat(
+            self.engine, token, present(request, "details"), request.identity
+        )
 
     async def RespondActivityTaskCompleted(
         self, request: wsr.RespondActivityTaskCompletedRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskCompletedResponse:
-        self.deps.namespaces.get(request.namespace)
-        token = self._activity_token(request.task_token)
-        result = request.result if request.HasField("result") else None
-        version = request.worker_version if request.HasField("worker_version") else None
-        await activity_task.complete_activity(self.engine, token, result, request.identity, version)
+        await self._complete(request)
         return wsr.RespondActivityTaskCompletedResponse()
 
     async def RespondActivityTaskCompletedById(
         self, request: wsr.RespondActivityTaskCompletedByIdRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskCompletedByIdResponse:
-        token = await self._token_by_id(
-            request.namespace, request.workflow_id, request.run_id, request.activity_id
-        )
-        result = request.result if request.HasField("result") else None
-        await activity_task.complete_activity(self.engine, token, result, request.identity)
+        await self._complete(request)
         return wsr.RespondActivityTaskCompletedByIdResponse()
 
     async def RespondActivityTaskFailed(
         self, request: wsr.RespondActivityTaskFailedRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskFailedResponse:
-        self.deps.namespaces.get(request.namespace)
-        token = self._activity_token(request.task_token)
-        details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
-        version = request.worker_version if request.HasField("worker_version") else None
-        await activity_task.fail_activity(
-            self.engine, token, request.failure, request.identity, details, version
-        )
-        return wsr.RespondActivityTaskFailedResponse()
+        return wsr.RespondActivityTaskFailedResponse(failures=await self._fail(request))
 
     async def RespondActivityTaskFailedById(
         self, request: wsr.RespondActivityTaskFailedByIdRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskFailedByIdResponse:
-        token = await self._token_by_id(
-            request.namespace, request.workflow_id, request.run_id, request.activity_id
-        )
-        details = request.last_heartbeat_details if request.HasField("last_heartbeat_details") else None
-        replaced = await activity_task.fail_activity(
-            self.engine, token, request.failure, request.identity, details
-        )
-        return wsr.RespondActivityTaskFailedByIdResponse(failures=[replaced] if replaced else [])
+        return wsr.RespondActivityTaskFailedByIdResponse(failures=await self._fail(request))
 
     async def RespondActivityTaskCanceled(
         self, request: wsr.RespondActivityTaskCanceledRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskCanceledResponse:
-        self.deps.namespaces.get(request.namespace)
-        token = self._activity_token(request.task_token)
-        details = request.details if request.HasField("details") else None
-        await activity_task.cancel_activity(self.engine, token, details, request.identity)
+        await self._cancel(request)
         return wsr.RespondActivityTaskCanceledResponse()
 
     async def RespondActivityTaskCanceledById(
         self, request: wsr.RespondActivityTaskCanceledByIdRequest, context: GrpcContext
     ) -> wsr.RespondActivityTaskCanceledByIdResponse:
-        token = await self._token_by_id(
-            request.namespace, request.workflow_id, request.run_id, request.activity_id
-        )
-        details = request.details if request.HasField("details") else None
-        await activity_task.cancel_activity(self.engine, token, details, request.identity)
+        await self._cancel(request)
         return wsr.RespondActivityTaskCanceledByIdResponse()
 
     async def RecordActivityTaskHeartbeat(
         self, request: wsr.RecordActivityTaskHeartbeatRequest, context: GrpcContext
     ) -> wsr.RecordActivityTaskHeartbeatResponse:
-        self.deps.namespaces.get(request.namespace)
-        token = self._activity_token(request.task_token)
-        details = request.details if request.HasField("details") else None
-        cancel = await activity_task.record_heartbeat(self.engine, token, details, request.identity)
-        return wsr.RecordActivityTaskHeartbeatResponse(cancel_requested=cancel)
+        return wsr.RecordActivityTaskHeartbeatResponse(cancel_requested=await self._heartbeat(request))
 
     async def RecordActivityTaskHeartbeatById(
         self, request: wsr.RecordActivityTaskHeartbeatByIdRequest, context: GrpcContext
     ) -> wsr.RecordActivityTaskHeartbeatByIdResponse:
-        token = await self._token_by_id(
-            request.namespace, request.workflow_id, request.run_id, request.activity_id
-        )
-        details = request.details if request.HasField("details") else None
-        cancel = await activity_task.record_heartbeat(self.engine, token, details, request.identity)
-        return wsr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=cancel)
+        return wsr.RecordActivityTaskHeartbeatByIdResponse(cancel_requested=await self._heartbeat(request))
 
     # -- workers ---------------------------------------------------------------------------------------
 

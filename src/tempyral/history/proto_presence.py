@@ -3,6 +3,8 @@ leaves unset what the worker left unset (an empty header is not the same event a
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.message import Message
 
 
@@ -10,3 +12,10 @@ def copy_present(source: Message, target: Message, *names: str) -> None:
     for name in names:
         if source.HasField(name):
             getattr(target, name).CopyFrom(getattr(source, name))
+
+
+def present(message: Message, name: str) -> Any:
+    """The sub-message `name` if the message type has it and the sender set it, else None."""
+    if name not in message.DESCRIPTOR.fields_by_name or not message.HasField(name):
+        return None
+    return getattr(message, name)
