@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 
 from temporalio.api.command.v1 import message_pb2 as command_pb
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import CommandType, RetryState, TaskQueueKind, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import (
+    CommandType,
+    ContinueAsNewInitiator,
+    TaskQueueKind,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.enums.v1 import command_type_pb2 as CT  # plain ints: faster than the enum wrapper
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
@@ -25,7 +30,8 @@ from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ActivityInfo, ExecutionState, TimerInfo
 from tempyral.history.ops.activity_task import request_cancel_activity, schedule_activity
 from tempyral.history.ops.close_workflow import close_workflow
-from tempyral.history.proto_presence import copy_present
+from tempyral.history.ops.new_run import NextRun, retry_failed_run, start_next_run
+from tempyral.history.proto_presence import copy_present, present
 from tempyral.limits import blob_too_large
 
 if TYPE_CHECKING:
@@ -46,7 +52,6 @@ def _cause(name: str) -> int:
 
 # Commands the protocol has and Tempyral does not run yet, with the cause the task fails with.
 _NOT_YET_SUPPORTED: dict[int, int] = {
-    CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: _cause("BAD_CONTINUE_AS_NEW_ATTRIBUTES"),
     CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: _cause("BAD_START_CHILD_EXECUTION_ATTRIBUTES"),
     CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: _cause("BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES"),
     CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: _cause(
@@ -172,6 +177,8 @@ def validate_commands(
         elif kind == CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             if not command.upsert_workflow_search_attributes_command_attributes.HasField("search_attributes"):
                 raise CommandError(_cause("BAD_SEARCH_ATTRIBUTES"), "SearchAttributes is not set on command.")
+        elif kind == CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+            _validate_continue_as_new(command.continue_as_new_workflow_execution_command_attributes)
         elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
             if not command.fail_workflow_execution_command_attributes.HasField("failure"):
                 raise CommandError(
@@ -266,14 +273,21 @@ def apply_commands(
             copy_present(command.complete_workflow_execution_command_attributes, completed, "result")
             close_workflow(ctx, ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, completed)
         elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+            failure = command.fail_workflow_execution_command_attributes.failure
+            retry_state, next_run_id = retry_failed_run(engine, ctx, failure)
             close_workflow(
                 ctx,
                 ET.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
                 history.WorkflowExecutionFailedEventAttributes(
-                    failure=command.fail_workflow_execution_command_attributes.failure,
-                    retry_state=RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET,
+                    failure=failure,
+                    retry_state=retry_state,  # type: ignore[arg-type]
                     workflow_task_completed_event_id=completed_event_id,
+                    new_execution_run_id=next_run_id,
                 ),
+            )
+        elif kind == CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
+            _continue_as_new(
+                engine, ctx, command.continue_as_new_workflow_execution_command_attributes, completed_event_id
             )
         elif kind == CT.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
             canceled = history.WorkflowExecutionCanceledEventAttributes(
@@ -382,3 +396,75 @@ def _upsert_search_attributes(
         else:
             merged.indexed_fields.pop(name, None)
     ctx.state.search_attributes = merged.SerializeToString()
+
+
+def _validate_continue_as_new(attributes: command_pb.ContinueAsNewWorkflowExecutionCommandAttributes) -> None:
+    try:
+        for name, what in (
+            ("workflow_run_timeout", "WorkflowRunTimeout"),
+            ("workflow_task_timeout", "WorkflowTaskTimeout"),
+            ("backoff_start_interval", "BackoffStartInterval"),
+        ):
+            checked_seconds(getattr(attributes, name), what)
+        retry.workflow_retry_policy(present(attributes, "retry_policy"))
+    except InvalidArgument as err:
+        raise CommandError(_cause("BAD_CONTINUE_AS_NEW_ATTRIBUTES"), err.message) from err
+    if attributes.cron_schedule:
+        raise CommandError(
+            _cause("BAD_CONTINUE_AS_NEW_ATTRIBUTES"), "Tempyral does not support cron schedules yet."
+        )
+
+
+def _continue_as_new(
+    engine: HistoryEngine,
+    ctx: ExecutionContext,
+    attributes: command_pb.ContinueAsNewWorkflowExecutionCommandAttributes,
+    completed_event_id: int,
+) -> None:
+    def seconds(name: str) -> float | None:
+        value = checked_seconds(getattr(attributes, name), name)
+        return value if value > 0 else None
+
+    spec = NextRun(
+        initiator=attributes.initiator or ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_WORKFLOW,
+        backoff=seconds("backoff_start_interval"),
+        workflow_type=attributes.workflow_type.name or None,
+        task_queue=attributes.task_queue.name or None,
+        input=present(attributes, "input"),
+        header=present(attributes, "header"),
+        memo=present(attributes, "memo"),
+        search_attributes=present(attributes, "search_attributes"),
+        run_timeout=seconds("workflow_run_timeout"),
+        task_timeout=seconds("workflow_task_timeout"),
+        retry_policy=retry.workflow_retry_policy(present(attributes, "retry_policy")),
+        continued_failure=present(attributes, "failure"),
+        last_completion_result=present(attributes, "last_completion_result"),
+        always_record_run_timeout=True,
+    )
+    next_run_id = start_next_run(engine, ctx, spec)
+    assert ctx.next_run is not None
+    next_state = ctx.next_run.state
+    continued = history.WorkflowExecutionContinuedAsNewEventAttributes(
+        new_execution_run_id=next_run_id,
+        workflow_type=common.WorkflowType(name=next_state.workflow_type),
+        task_queue=taskqueue.TaskQueue(name=next_state.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+        workflow_run_timeout=to_duration(next_state.run_timeout),
+        workflow_task_timeout=to_duration(next_state.task_timeout),
+        workflow_task_completed_event_id=completed_event_id,
+        # The closing event echoes the command's initiator (unset unless the worker set it); the new run's
+        # started event names the actual initiator.
+        initiator=attributes.initiator,
+        inherit_build_id=attributes.inherit_build_id,
+    )
+    copy_present(
+        attributes,
+        continued,
+        "input",
+        "backoff_start_interval",
+        "failure",
+        "last_completion_result",
+        "header",
+        "memo",
+        "search_attributes",
+    )
+    close_workflow(ctx, ET.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, continued)

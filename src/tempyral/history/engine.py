@@ -227,31 +227,36 @@ class HistoryEngine:
             self._current[(state.namespace_id, state.workflow_id)] = state.run_id
 
     async def _commit(self, entry: CachedExecution, context: ExecutionContext) -> None:
+        """Persist the change (and the next run of the chain, if one starts) in one transaction, then let
+        its consequences out."""
         state = context.state
-        state.state_transition_count += 1
-        new_events = [(event.event_id, event.SerializeToString()) for event in context.new_events]
-        write = ExecutionWrite(
-            namespace_id=state.namespace_id,
-            workflow_id=state.workflow_id,
-            run_id=state.run_id,
-            state=state_codec.dumps(state),
-            new_events=new_events,
-            upsert_tasks=[] if context.closed else list(context.upsert_tasks.values()),
-            delete_task_keys=sorted(context.delete_task_keys),
-            delete_all_tasks=context.closed,
-            make_current=context.make_current,
-        )
+        writes = [_write_of(context)]
+        next_run = context.next_run
+        if next_run is not None:
+            writes.append(_write_of(next_run))
         try:
-            await self.store.commit_execution(write)
+            if len(writes) == 1:
+                await self.store.commit_execution(writes[0])
+            else:
+                await self.store.commit_executions(writes)
         except Exception as err:
             self._evict((state.namespace_id, state.workflow_id, state.run_id))
             log.exception("commit failed for %s/%s", state.workflow_id, state.run_id)
             raise Unavailable("persistence failure, please retry") from err
-        entry.events.extend(data for _, data in new_events)
+        self._committed(entry, context, writes[0])
+        if next_run is not None:
+            new_state = next_run.state
+            new_entry = CachedExecution(state=new_state, events=[])
+            self._insert((new_state.namespace_id, new_state.workflow_id, new_state.run_id), new_entry)
+            self._current[(new_state.namespace_id, new_state.workflow_id)] = new_state.run_id
+            self._committed(new_entry, next_run, writes[1])
+
+    def _committed(self, entry: CachedExecution, context: ExecutionContext, write: ExecutionWrite) -> None:
+        entry.events.extend(data for _, data in write.new_events)
         if not context.closed:
             for row in context.upsert_tasks.values():
                 self._release_task(row)
-        if new_events:
+        if write.new_events:
             entry.wake_waiters()
 
     def _release_task(self, row: TaskRow) -> None:
@@ -304,3 +309,19 @@ class HistoryEngine:
             if self._current.get((namespace_id, workflow_id)) == run_id:
                 del self._current[(namespace_id, workflow_id)]
             entry.wake_waiters()
+
+
+def _write_of(context: ExecutionContext) -> ExecutionWrite:
+    state = context.state
+    state.state_transition_count += 1
+    return ExecutionWrite(
+        namespace_id=state.namespace_id,
+        workflow_id=state.workflow_id,
+        run_id=state.run_id,
+        state=state_codec.dumps(state),
+        new_events=[(event.event_id, event.SerializeToString()) for event in context.new_events],
+        upsert_tasks=[] if context.closed else list(context.upsert_tasks.values()),
+        delete_task_keys=sorted(context.delete_task_keys),
+        delete_all_tasks=context.closed,
+        make_current=context.make_current,
+    )

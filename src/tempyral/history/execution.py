@@ -55,6 +55,8 @@ class ExecutionContext:
     delete_task_keys: set[str] = field(default_factory=set)
     make_current: bool = False
     closed: bool = False
+    # The next run of this workflow id (continue-as-new, retry, cron), committed in the same transaction.
+    next_run: ExecutionContext | None = None
     # False until something changes: read-only operations commit nothing.
     dirty: bool = False
 

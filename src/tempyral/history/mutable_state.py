@@ -126,6 +126,13 @@ class ExecutionState:
     buffered_events: list[bytes] = field(default_factory=list)
     # The build id of the worker that completed the last workflow task.
     build_id: str = ""
+    # Run chaining (continue-as-new, retries, cron).
+    attempt: int = 1
+    retry_policy: RetryPolicy | None = None
+    cron_schedule: str = ""
+    retention: float = 24 * 3600.0
+    # Serialized temporal.api.workflow.v1.ResetPoints: the first completed task of each build id.
+    auto_reset_points: bytes = b""
     memo: bytes = b""
     search_attributes: bytes = b""
     close_event_id: int = 0

@@ -30,6 +30,11 @@ def activity_retry_policy(proto: common.RetryPolicy | None) -> RetryPolicy:
     return policy
 
 
+def workflow_retry_policy(proto: common.RetryPolicy | None) -> RetryPolicy | None:
+    """Unlike activities, a workflow without a retry policy is not retried at all."""
+    return None if proto is None else activity_retry_policy(proto)
+
+
 def validate_retry_policy(policy: RetryPolicy) -> None:
     if policy.backoff_coefficient < 1:
         raise InvalidArgument("BackoffCoefficient cannot be less than 1.")

@@ -34,6 +34,8 @@ async def describe_workflow(
         first_run_id=state.first_run_id,
         root_execution=common.WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id),
     )
+    if state.auto_reset_points:
+        info.auto_reset_points.ParseFromString(state.auto_reset_points)
     info.start_time.CopyFrom(to_timestamp(state.start_time))
     info.execution_time.CopyFrom(to_timestamp(state.execution_time or state.start_time))
     if not state.running:

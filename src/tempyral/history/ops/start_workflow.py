@@ -19,8 +19,9 @@ from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.clock import to_timestamp
-from tempyral.durations import checked_seconds, to_duration
+from tempyral.durations import checked_seconds, seconds_of, to_duration
 from tempyral.errors import WorkflowAlreadyStarted
+from tempyral.history import retry
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState
@@ -188,6 +189,11 @@ async def _create_run(
         start_request_id=request.request_id,
         memo=request.memo.SerializeToString(),
         search_attributes=request.search_attributes.SerializeToString(),
+        retry_policy=retry.activity_retry_policy(request.retry_policy)
+        if request.HasField("retry_policy")
+        else None,
+        cron_schedule=request.cron_schedule,
+        retention=seconds_of(namespace.record.config.workflow_execution_retention_ttl),
     )
     attributes = history.WorkflowExecutionStartedEventAttributes(
         workflow_type=request.workflow_type,
@@ -208,8 +214,8 @@ async def _create_run(
         attributes.workflow_execution_timeout.CopyFrom(to_duration(execution_timeout))
     if run_timeout > 0:
         attributes.workflow_run_timeout.CopyFrom(to_duration(run_timeout))
-    if request.HasField("retry_policy"):
-        attributes.retry_policy.CopyFrom(request.retry_policy)
+    if state.retry_policy is not None:
+        attributes.retry_policy.CopyFrom(retry.to_proto(state.retry_policy))
     if execution_timeout > 0:
         attributes.workflow_execution_expiration_time.CopyFrom(to_timestamp(state.execution_expiration_time))
     async with engine.create_execution(state) as ctx:

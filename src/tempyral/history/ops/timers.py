@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from temporalio.api.enums.v1 import RetryState
+from temporalio.api.enums.v1 import RetryState, TimeoutType
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
+from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history
 
 from tempyral.history.commands import timer_key
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.ops.activity_task import on_activity_timer
 from tempyral.history.ops.close_workflow import close_workflow, fail_in_flight_workflow_task
+from tempyral.history.ops.new_run import retry_failed_run
 from tempyral.history.ops.workflow_task import on_workflow_task_timer
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task, schedule_workflow_task
 from tempyral.matching.task_queue import TaskRef
@@ -61,13 +63,24 @@ async def _time_out_workflow(engine: HistoryEngine, ref: TaskRef) -> None:
         state = ctx.state
         fail_in_flight_workflow_task(ctx)
         ctx.flush_buffered_events()
-        # Past the execution timeout no retry could run; otherwise it is a run timeout with no retry policy.
+        # Past the execution timeout no retry could run; otherwise the retry policy decides.
         expired = state.execution_expiration_time and ctx.now >= state.execution_expiration_time - 0.001
-        retry_state = (
-            RetryState.RETRY_STATE_TIMEOUT if expired else RetryState.RETRY_STATE_RETRY_POLICY_NOT_SET
-        )
+        retry_state: int = RetryState.RETRY_STATE_TIMEOUT
+        next_run_id = ""
+        if not expired:
+            failure = failure_pb.Failure(
+                message="Workflow timed out",
+                source="Server",
+                timeout_failure_info=failure_pb.TimeoutFailureInfo(
+                    timeout_type=TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
+                ),
+            )
+            retry_state, next_run_id = retry_failed_run(engine, ctx, failure)
         close_workflow(
             ctx,
             ET.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-            history.WorkflowExecutionTimedOutEventAttributes(retry_state=retry_state),
+            history.WorkflowExecutionTimedOutEventAttributes(
+                retry_state=retry_state,  # type: ignore[arg-type]
+                new_execution_run_id=next_run_id,
+            ),
         )

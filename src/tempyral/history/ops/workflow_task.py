@@ -15,6 +15,7 @@ from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster t
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
+from temporalio.api.workflow.v1 import message_pb2 as workflow_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.clock import to_timestamp
@@ -230,6 +231,7 @@ async def complete_workflow_task(
             )
             _finish_task(ctx, task)
             state.build_id = completed.workflow_task_completed_event_attributes.worker_version.build_id
+            _record_reset_point(state, completed.event_id, ctx.now)
             state.previous_started_event_id = task.started_event_id
             state.last_completed_workflow_task_event_id = completed.event_id
             if request.HasField("sticky_attributes") and request.sticky_attributes.worker_task_queue.name:
@@ -244,6 +246,24 @@ async def complete_workflow_task(
     if command_error is not None:
         raise InvalidArgument(command_error.message)
     return wsr.RespondWorkflowTaskCompletedResponse()
+
+
+def _record_reset_point(state: ExecutionState, completed_event_id: int, now: float) -> None:
+    """The first task each build id completes is where a reset can later rewind to."""
+    if not state.build_id:
+        return
+    points = workflow_pb.ResetPoints.FromString(state.auto_reset_points)
+    if any(point.build_id == state.build_id for point in points.points):
+        return
+    point = points.points.add(
+        build_id=state.build_id,
+        run_id=state.run_id,
+        first_workflow_task_completed_id=completed_event_id,
+        resettable=True,
+    )
+    point.create_time.CopyFrom(to_timestamp(now))
+    point.expire_time.CopyFrom(to_timestamp(now + state.retention))
+    state.auto_reset_points = points.SerializeToString()
 
 
 def _completed_attributes(

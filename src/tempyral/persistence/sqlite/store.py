@@ -148,6 +148,15 @@ class SqliteStore:
     async def commit_execution(self, write: ExecutionWrite) -> None:
         await self._submit(lambda conn: _write_execution(conn, write))
 
+    async def commit_executions(self, writes: list[ExecutionWrite]) -> None:
+        """Several runs' changes in one transaction (a run closing and the next run of its chain)."""
+
+        def write_all(conn: sqlite3.Connection) -> None:
+            for write in writes:
+                _write_execution(conn, write)
+
+        await self._submit(write_all)
+
     async def load_execution(
         self, namespace_id: str, workflow_id: str, run_id: str
     ) -> LoadedExecution | None:
