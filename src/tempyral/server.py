@@ -36,6 +36,7 @@ class TempyralServer:
         self.engine = HistoryEngine(self.store, self.matching, self.clock, config.dynamic)
         self.engine.set_timer_handler(fire_timer_task)
         self.namespaces = NamespaceRegistry(self.store)
+        self.engine.namespaces = self.namespaces
         self._grpc: grpc.aio.Server | None = None
 
     async def start(self) -> None:

@@ -29,7 +29,9 @@ from tempyral.history import retry
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ActivityInfo, ExecutionState, TimerInfo
 from tempyral.history.ops.activity_task import request_cancel_activity, schedule_activity
+from tempyral.history.ops.child_workflow import initiate_child
 from tempyral.history.ops.close_workflow import close_workflow
+from tempyral.history.ops.external_workflow import initiate_cancel, initiate_signal
 from tempyral.history.ops.new_run import NextRun, retry_failed_run, start_next_run
 from tempyral.history.proto_presence import copy_present, present
 from tempyral.limits import blob_too_large
@@ -52,11 +54,6 @@ def _cause(name: str) -> int:
 
 # Commands the protocol has and Tempyral does not run yet, with the cause the task fails with.
 _NOT_YET_SUPPORTED: dict[int, int] = {
-    CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION: _cause("BAD_START_CHILD_EXECUTION_ATTRIBUTES"),
-    CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION: _cause("BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES"),
-    CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION: _cause(
-        "BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES"
-    ),
     CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: _cause("BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES"),
     CT.COMMAND_TYPE_PROTOCOL_MESSAGE: _cause("BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
     CT.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION: _cause("BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
@@ -177,6 +174,8 @@ def validate_commands(
         elif kind == CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             if not command.upsert_workflow_search_attributes_command_attributes.HasField("search_attributes"):
                 raise CommandError(_cause("BAD_SEARCH_ATTRIBUTES"), "SearchAttributes is not set on command.")
+        elif kind in _EXTERNAL_COMMANDS:
+            _validate_external(state, command)
         elif kind == CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
             _validate_continue_as_new(command.continue_as_new_workflow_execution_command_attributes)
         elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
@@ -284,6 +283,18 @@ def apply_commands(
                     workflow_task_completed_event_id=completed_event_id,
                     new_execution_run_id=next_run_id,
                 ),
+            )
+        elif kind == CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+            initiate_child(
+                engine, ctx, command.start_child_workflow_execution_command_attributes, completed_event_id
+            )
+        elif kind == CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+            initiate_signal(
+                ctx, command.signal_external_workflow_execution_command_attributes, completed_event_id
+            )
+        elif kind == CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
+            initiate_cancel(
+                ctx, command.request_cancel_external_workflow_execution_command_attributes, completed_event_id
             )
         elif kind == CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
             _continue_as_new(
@@ -396,6 +407,38 @@ def _upsert_search_attributes(
         else:
             merged.indexed_fields.pop(name, None)
     ctx.state.search_attributes = merged.SerializeToString()
+
+
+_EXTERNAL_COMMANDS = {
+    CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
+    CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION,
+    CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION,
+}
+
+
+def _validate_external(state: ExecutionState, command: command_pb.Command) -> None:
+    """Commands that reach other workflows: same namespace only, and they must name their target."""
+    kind = command.command_type
+    if kind == CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+        cause = _cause("BAD_START_CHILD_EXECUTION_ATTRIBUTES")
+        child = command.start_child_workflow_execution_command_attributes
+        namespace, workflow_id = child.namespace, child.workflow_id
+        if not child.workflow_type.name:
+            raise CommandError(cause, "Required field WorkflowType is not set on command.")
+    elif kind == CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+        cause = _cause("BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES")
+        signal = command.signal_external_workflow_execution_command_attributes
+        namespace, workflow_id = signal.namespace, signal.execution.workflow_id
+        if not signal.signal_name:
+            raise CommandError(cause, "SignalName is not set on command.")
+    else:
+        cause = _cause("BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES")
+        cancel = command.request_cancel_external_workflow_execution_command_attributes
+        namespace, workflow_id = cancel.namespace, cancel.workflow_id
+    if not workflow_id:
+        raise CommandError(cause, "WorkflowId is not set on command.")
+    if namespace and namespace != state.namespace_name:
+        raise CommandError(cause, "Tempyral does not support commands that reach other namespaces yet.")
 
 
 def _validate_continue_as_new(attributes: command_pb.ContinueAsNewWorkflowExecutionCommandAttributes) -> None:

@@ -20,6 +20,7 @@ from tempyral.history.ops.close_workflow import SERVER_IDENTITY, terminate_in_co
 from tempyral.history.timer_queue import TimerQueue
 from tempyral.matching.engine import MatchingEngine, TaskType
 from tempyral.matching.task_queue import TaskRef
+from tempyral.namespaces import NamespaceRegistry
 from tempyral.persistence.records import ExecutionWrite, TaskRow
 from tempyral.persistence.sqlite.store import SqliteStore
 
@@ -66,6 +67,8 @@ class HistoryEngine:
         self._current: dict[tuple[str, str], str] = {}
         self._workflow_id_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.timers = TimerQueue(clock, self._fire_timer)
+        # Set by the server: starting children needs namespaces by id.
+        self.namespaces: NamespaceRegistry | None = None
         self._timer_handler: TimerHandler | None = None
 
     def set_timer_handler(self, handler: TimerHandler) -> None:
@@ -253,9 +256,8 @@ class HistoryEngine:
 
     def _committed(self, entry: CachedExecution, context: ExecutionContext, write: ExecutionWrite) -> None:
         entry.events.extend(data for _, data in write.new_events)
-        if not context.closed:
-            for row in context.upsert_tasks.values():
-                self._release_task(row)
+        for row in context.upsert_tasks.values():
+            self._release_task(row)
         if write.new_events:
             entry.wake_waiters()
 
@@ -320,7 +322,7 @@ def _write_of(context: ExecutionContext) -> ExecutionWrite:
         run_id=state.run_id,
         state=state_codec.dumps(state),
         new_events=[(event.event_id, event.SerializeToString()) for event in context.new_events],
-        upsert_tasks=[] if context.closed else list(context.upsert_tasks.values()),
+        upsert_tasks=list(context.upsert_tasks.values()),
         delete_task_keys=sorted(context.delete_task_keys),
         delete_all_tasks=context.closed,
         make_current=context.make_current,

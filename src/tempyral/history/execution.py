@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history_pb
 
 from tempyral.clock import to_timestamp
@@ -27,12 +28,43 @@ _ATTRIBUTE_FIELDS: dict[int, str] = {
 # Event task ids only need to grow; seeding from the clock keeps them growing across restarts.
 _task_ids = itertools.count(time.time_ns() // 1000)
 
-# Events that complete an activity refer to its started event, whose id is known only when it is written.
-_ACTIVITY_OUTCOME_FIELDS: dict[int, str] = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+# Events whose "started" id refers to an event that may still be buffered, by the id that links them
+# (an activity's scheduled event id, a child's initiated event id): the flush fills the started id in.
+_STARTED_EVENTS: dict[int, tuple[str, str]] = {
+    ET.EVENT_TYPE_ACTIVITY_TASK_STARTED: ("activity_task_started_event_attributes", "scheduled_event_id"),
+    ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED: (
+        "child_workflow_execution_started_event_attributes",
+        "initiated_event_id",
+    ),
+}
+_OUTCOME_EVENTS: dict[int, tuple[str, str]] = {
+    ET.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: ("activity_task_completed_event_attributes", "scheduled_event_id"),
+    ET.EVENT_TYPE_ACTIVITY_TASK_FAILED: ("activity_task_failed_event_attributes", "scheduled_event_id"),
+    ET.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: ("activity_task_timed_out_event_attributes", "scheduled_event_id"),
+    ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED: ("activity_task_canceled_event_attributes", "scheduled_event_id"),
+    **{
+        event_type: (f"child_workflow_execution_{name}_event_attributes", "initiated_event_id")
+        for name, event_type in (
+            ("completed", ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED),
+            ("failed", ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED),
+            ("canceled", ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED),
+            ("timed_out", ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT),
+            ("terminated", ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED),
+        )
+    },
+}
+
+
+def _family(event_type: int) -> str:
+    return "activity" if event_type in _ACTIVITY_EVENTS else "child"
+
+
+_ACTIVITY_EVENTS = {
+    ET.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+    ET.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    ET.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    ET.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
 }
 
 
@@ -89,17 +121,23 @@ class ExecutionContext:
         """Write the buffered events; True if there were any."""
         if not self.state.buffered_events:
             return False
-        started_ids: dict[int, int] = {}
+        started_ids: dict[tuple[str, int], int] = {}
         for raw in self.state.buffered_events:
             event = history_pb.HistoryEvent.FromString(raw)
-            outcome_field = _ACTIVITY_OUTCOME_FIELDS.get(event.event_type)
-            if outcome_field is not None:
-                outcome = getattr(event, outcome_field)
-                if outcome.scheduled_event_id in started_ids:
-                    outcome.started_event_id = started_ids[outcome.scheduled_event_id]
+            outcome = _OUTCOME_EVENTS.get(event.event_type)
+            if outcome is not None:
+                attributes = getattr(event, outcome[0])
+                link = (_family(event.event_type), getattr(attributes, outcome[1]))
+                if link in started_ids:
+                    attributes.started_event_id = started_ids[link]
             self.append_prepared(event)
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-                started_ids[event.activity_task_started_event_attributes.scheduled_event_id] = event.event_id
+            started = _STARTED_EVENTS.get(event.event_type)
+            if started is not None:
+                linked_id = getattr(getattr(event, started[0]), started[1])
+                started_ids[(_family(event.event_type), linked_id)] = event.event_id
+                child = self.state.children.get(linked_id)
+                if event.event_type == ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED and child is not None:
+                    child.started_event_id = event.event_id
         self.state.buffered_events.clear()
         return True
 

@@ -92,6 +92,29 @@ class WorkflowTaskInfo:
 
 
 @dataclass
+class ChildInfo:
+    """A child workflow this run started (or is starting), until its outcome is recorded here."""
+
+    initiated_event_id: int
+    workflow_id: str
+    workflow_type: str
+    parent_close_policy: int
+    # Set once the child run exists (CHILD_WORKFLOW_EXECUTION_STARTED).
+    run_id: str = ""
+    started_event_id: int = 0
+
+
+@dataclass
+class ParentInfo:
+    """The run that started this one as a child; carried along the child's continue-as-new chain."""
+
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+    initiated_event_id: int
+
+
+@dataclass
 class ExecutionState:
     namespace_id: str
     workflow_id: str
@@ -133,6 +156,11 @@ class ExecutionState:
     retention: float = 24 * 3600.0
     # Serialized temporal.api.workflow.v1.ResetPoints: the first completed task of each build id.
     auto_reset_points: bytes = b""
+    namespace_name: str = ""
+    children: dict[int, ChildInfo] = field(default_factory=dict)
+    parent: ParentInfo | None = None
+    root_workflow_id: str = ""
+    root_run_id: str = ""
     memo: bytes = b""
     search_attributes: bytes = b""
     close_event_id: int = 0

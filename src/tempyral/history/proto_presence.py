@@ -14,6 +14,14 @@ def copy_present(source: Message, target: Message, *names: str) -> None:
             getattr(target, name).CopyFrom(getattr(source, name))
 
 
+def copy_nonempty(source: Message, target: Message, *names: str) -> None:
+    """For memo and search attributes: the real server leaves them out of history when empty."""
+    for name in names:
+        value = getattr(source, name)
+        if value.ByteSize():
+            getattr(target, name).CopyFrom(value)
+
+
 def present(message: Message, name: str) -> Any:
     """The sub-message `name` if the message type has it and the sender set it, else None."""
     if name not in message.DESCRIPTOR.fields_by_name or not message.HasField(name):

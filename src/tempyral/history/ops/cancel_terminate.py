@@ -20,7 +20,9 @@ async def request_cancel_workflow(
     request_id: str,
     identity: str,
     reason: str,
+    external: tuple[int, common.WorkflowExecution] | None = None,
 ) -> None:
+    """`external`: (initiated event id, execution) of a workflow asking through its own command."""
     run_id = await engine.resolve_run_id(namespace_id, workflow_id, run_id)
     async with engine.update_execution(namespace_id, workflow_id, run_id) as ctx:
         state = ctx.state
@@ -31,7 +33,12 @@ async def request_cancel_workflow(
         state.cancel_request_id = request_id
         ctx.append_or_buffer(
             ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-            history.WorkflowExecutionCancelRequestedEventAttributes(cause=reason, identity=identity),
+            history.WorkflowExecutionCancelRequestedEventAttributes(
+                cause=reason,
+                identity=identity,
+                external_initiated_event_id=external[0] if external else 0,
+                external_workflow_execution=external[1] if external else None,
+            ),
         )
         request_workflow_task(engine, ctx)
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import ParentClosePolicy, WorkflowTaskFailedCause
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.enums.v1 import workflow_pb2 as WS  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
 
 from tempyral.history.execution import ExecutionContext
+
+_ACTING_CLOSE_POLICIES = {
+    ParentClosePolicy.PARENT_CLOSE_POLICY_TERMINATE,
+    ParentClosePolicy.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+}
 
 # The identity the real server writes on events it makes itself.
 SERVER_IDENTITY = "history-service"
@@ -34,7 +39,16 @@ def close_workflow(ctx: ExecutionContext, event_type: int, attributes: Message) 
     state.activities.clear()
     state.timers.clear()
     state.buffered_events.clear()
+    # Every outbox row of the run goes with it; rows added from here on (notifying a parent, applying
+    # parent close policies) are written after that clean-up, in the same transaction.
+    ctx.upsert_tasks.clear()
+    ctx.delete_task_keys.clear()
     ctx.closed = True
+    if state.parent is not None and ctx.next_run is None:
+        ctx.add_timer("notify_parent", ctx.now)
+    for child in state.children.values():
+        if child.parent_close_policy in _ACTING_CLOSE_POLICIES:
+            ctx.add_timer(f"parent_closed/{child.initiated_event_id}", ctx.now)
 
 
 def fail_in_flight_workflow_task(ctx: ExecutionContext) -> None:

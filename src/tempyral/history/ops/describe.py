@@ -32,8 +32,14 @@ async def describe_workflow(
         state_transition_count=state.state_transition_count,
         history_size_bytes=state.history_size_bytes,
         first_run_id=state.first_run_id,
-        root_execution=common.WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id),
+        root_execution=common.WorkflowExecution(
+            workflow_id=state.root_workflow_id or state.workflow_id, run_id=state.root_run_id or state.run_id
+        ),
     )
+    if state.parent is not None:
+        info.parent_namespace_id = state.parent.namespace_id
+        info.parent_execution.workflow_id = state.parent.workflow_id
+        info.parent_execution.run_id = state.parent.run_id
     if state.auto_reset_points:
         info.auto_reset_points.ParseFromString(state.auto_reset_points)
     info.start_time.CopyFrom(to_timestamp(state.start_time))

@@ -23,6 +23,7 @@ from tempyral.history import retry
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState, RetryPolicy
+from tempyral.history.ops.start_workflow import set_parent_attributes
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
 from tempyral.history.proto_presence import present
 
@@ -85,6 +86,10 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         retry_policy=old.retry_policy if spec.retry_policy is None else spec.retry_policy,
         cron_schedule=old.cron_schedule if spec.cron_schedule is None else spec.cron_schedule,
         retention=old.retention,
+        namespace_name=old.namespace_name,
+        parent=old.parent,
+        root_workflow_id=old.root_workflow_id,
+        root_run_id=old.root_run_id,
     )
     attributes = history.WorkflowExecutionStartedEventAttributes(
         workflow_type=common.WorkflowType(name=state.workflow_type),
@@ -121,6 +126,8 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         attributes.retry_policy.CopyFrom(retry.to_proto(state.retry_policy))
     if spec.backoff is not None:
         attributes.first_workflow_task_backoff.CopyFrom(to_duration(backoff))
+    if old.parent is not None:
+        set_parent_attributes(attributes, state, old.namespace_name)
     if old.auto_reset_points:
         attributes.prev_auto_reset_points.CopyFrom(workflow_pb.ResetPoints.FromString(old.auto_reset_points))
     next_ctx = ExecutionContext(state=state, now=ctx.now, make_current=True)

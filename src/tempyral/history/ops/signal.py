@@ -17,8 +17,12 @@ MAX_REMEMBERED_SIGNAL_REQUESTS = 1000
 
 
 async def signal_workflow(
-    engine: HistoryEngine, namespace_id: str, request: wsr.SignalWorkflowExecutionRequest
+    engine: HistoryEngine,
+    namespace_id: str,
+    request: wsr.SignalWorkflowExecutionRequest,
+    external: common.WorkflowExecution | None = None,
 ) -> None:
+    """Signal a run; `external` names the workflow whose SignalExternalWorkflowExecution sent it."""
     execution = request.workflow_execution
     run_id = await engine.resolve_run_id(namespace_id, execution.workflow_id, execution.run_id)
     async with engine.update_execution(
@@ -50,9 +54,10 @@ def append_signal(
     header: common.Header | None,
     identity: str,
     request_id: str,
+    external: common.WorkflowExecution | None = None,
 ) -> None:
     attributes = history.WorkflowExecutionSignaledEventAttributes(
-        signal_name=name, identity=identity, request_id=request_id
+        signal_name=name, identity=identity, request_id=request_id, external_workflow_execution=external
     )
     if signal_input is not None:
         attributes.input.CopyFrom(signal_input)

@@ -24,11 +24,11 @@ from tempyral.errors import WorkflowAlreadyStarted
 from tempyral.history import retry
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
-from tempyral.history.mutable_state import ExecutionState
+from tempyral.history.mutable_state import ExecutionState, ParentInfo
 from tempyral.history.ops.cancel_terminate import terminate_workflow
 from tempyral.history.ops.close_workflow import SERVER_IDENTITY
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
-from tempyral.history.proto_presence import copy_present
+from tempyral.history.proto_presence import copy_nonempty, copy_present
 from tempyral.namespaces import Namespace
 
 Reuse = WorkflowIdReusePolicy
@@ -52,6 +52,7 @@ async def start_workflow(
     request: wsr.StartWorkflowExecutionRequest,
     first_events: FirstEvents | None = None,
     use_existing: Callable[[ExecutionState], Awaitable[None]] | None = None,
+    parent: ParentInfo | None = None,
 ) -> wsr.StartWorkflowExecutionResponse:
     """Start a run. When a run is already open and the conflict policy keeps it, `use_existing` (if given)
     is applied to it, as signal-with-start signals the running workflow."""
@@ -79,7 +80,7 @@ async def start_workflow(
                     )
             else:
                 _check_reuse_policy(request, existing)
-        return await _create_run(engine, namespace, request, new_run_id, first_events)
+        return await _create_run(engine, namespace, request, new_run_id, first_events, parent)
 
 
 async def _resolve_conflict(
@@ -169,6 +170,7 @@ async def _create_run(
     request: wsr.StartWorkflowExecutionRequest,
     run_id: str,
     first_events: FirstEvents | None,
+    parent: ParentInfo | None = None,
 ) -> wsr.StartWorkflowExecutionResponse:
     now = engine.clock.now()
     execution_timeout, run_timeout, task_timeout = workflow_timeouts(engine, request)
@@ -194,7 +196,14 @@ async def _create_run(
         else None,
         cron_schedule=request.cron_schedule,
         retention=seconds_of(namespace.record.config.workflow_execution_retention_ttl),
+        namespace_name=namespace.name,
+        parent=parent,
+        root_workflow_id=request.workflow_id,
+        root_run_id=run_id,
     )
+    if parent is not None:
+        root = (await engine.load(parent.namespace_id, parent.workflow_id, parent.run_id)).state
+        state.root_workflow_id, state.root_run_id = root.root_workflow_id, root.root_run_id
     attributes = history.WorkflowExecutionStartedEventAttributes(
         workflow_type=request.workflow_type,
         task_queue=taskqueue.TaskQueue(
@@ -209,13 +218,16 @@ async def _create_run(
         workflow_id=request.workflow_id,
         first_workflow_task_backoff=to_duration(delay),
     )
-    copy_present(request, attributes, "input", "priority", "header", "memo", "search_attributes")
+    copy_present(request, attributes, "input", "priority", "header")
+    copy_nonempty(request, attributes, "memo", "search_attributes")
     if execution_timeout > 0:
         attributes.workflow_execution_timeout.CopyFrom(to_duration(execution_timeout))
-    if run_timeout > 0:
+    if run_timeout > 0 or request.HasField("workflow_run_timeout"):
         attributes.workflow_run_timeout.CopyFrom(to_duration(run_timeout))
     if state.retry_policy is not None:
         attributes.retry_policy.CopyFrom(retry.to_proto(state.retry_policy))
+    if parent is not None:
+        set_parent_attributes(attributes, state, namespace.name)
     if execution_timeout > 0:
         attributes.workflow_execution_expiration_time.CopyFrom(to_timestamp(state.execution_expiration_time))
     async with engine.create_execution(state) as ctx:
@@ -248,3 +260,18 @@ async def _create_run(
             )
         ),
     )
+
+
+def set_parent_attributes(
+    attributes: history.WorkflowExecutionStartedEventAttributes, state: ExecutionState, parent_namespace: str
+) -> None:
+    """A child's started event names its parent and the root of its workflow tree."""
+    parent = state.parent
+    assert parent is not None
+    attributes.parent_workflow_namespace = parent_namespace
+    attributes.parent_workflow_namespace_id = parent.namespace_id
+    attributes.parent_workflow_execution.workflow_id = parent.workflow_id
+    attributes.parent_workflow_execution.run_id = parent.run_id
+    attributes.parent_initiated_event_id = parent.initiated_event_id
+    attributes.root_workflow_execution.workflow_id = state.root_workflow_id
+    attributes.root_workflow_execution.run_id = state.root_run_id

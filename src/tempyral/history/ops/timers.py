@@ -1,4 +1,5 @@
-"""Timer tasks from the outbox: route each due row to the operation that owns it."""
+"""Outbox rows with a due time (timers, timeouts, and hand-offs to other runs that are due at once):
+route each to the operation that owns it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from temporalio.api.history.v1 import message_pb2 as history
 from tempyral.history.commands import timer_key
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.ops.activity_task import on_activity_timer
+from tempyral.history.ops.child_workflow import apply_parent_close_policy, notify_parent, start_child
 from tempyral.history.ops.close_workflow import close_workflow, fail_in_flight_workflow_task
+from tempyral.history.ops.external_workflow import deliver_cancel, deliver_signal
 from tempyral.history.ops.new_run import retry_failed_run
 from tempyral.history.ops.workflow_task import on_workflow_task_timer
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task, schedule_workflow_task
@@ -31,6 +34,16 @@ async def fire_timer_task(engine: HistoryEngine, row: TaskRow) -> None:
         await _first_workflow_task(engine, ref)
     elif kind == "wf_run_timeout":
         await _time_out_workflow(engine, ref)
+    elif kind == "child_start":
+        await start_child(engine, ref, int(row.key.partition("/")[2]))
+    elif kind == "notify_parent":
+        await notify_parent(engine, ref)
+    elif kind == "parent_closed":
+        await apply_parent_close_policy(engine, ref, int(row.key.partition("/")[2]))
+    elif kind == "signal_external":
+        await deliver_signal(engine, ref, int(row.key.partition("/")[2]))
+    elif kind == "cancel_external":
+        await deliver_cancel(engine, ref, int(row.key.partition("/")[2]))
 
 
 async def _fire_user_timer(engine: HistoryEngine, ref: TaskRef, timer_id: str) -> None:
