@@ -17,6 +17,7 @@ from tempyral.frontend.validation import (
     check_run_id,
     require,
 )
+from tempyral.history import cron
 from tempyral.history.ops.cancel_terminate import request_cancel_workflow, terminate_workflow
 from tempyral.history.ops.describe import describe_workflow
 from tempyral.history.ops.query import query_workflow
@@ -87,7 +88,10 @@ class WorkflowService:
         if request.HasField("retry_policy"):
             activity_retry_policy(request.retry_policy)
         if request.cron_schedule:
-            raise InvalidArgument("Tempyral does not support cron schedules yet.")
+            try:
+                cron.parse(request.cron_schedule)
+            except cron.CronError as err:
+                raise InvalidArgument(f"Invalid CronSchedule: {err}") from err
         self.deps.search_attributes.check(namespace.name, request.search_attributes)
         check_blob_size(request.input, dynamic)
         check_memo_size(request.memo, dynamic)

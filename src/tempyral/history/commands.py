@@ -25,14 +25,14 @@ from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 from tempyral.config import DynamicConfig
 from tempyral.durations import checked_seconds, seconds_of, to_duration
 from tempyral.errors import InvalidArgument
-from tempyral.history import retry
+from tempyral.history import cron, retry
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ActivityInfo, ExecutionState, TimerInfo
 from tempyral.history.ops.activity_task import request_cancel_activity, schedule_activity
 from tempyral.history.ops.child_workflow import initiate_child
 from tempyral.history.ops.close_workflow import close_workflow
 from tempyral.history.ops.external_workflow import initiate_cancel, initiate_signal
-from tempyral.history.ops.new_run import NextRun, retry_failed_run, start_next_run
+from tempyral.history.ops.new_run import NextRun, next_cron_run, retry_failed_run, start_next_run
 from tempyral.history.proto_presence import copy_present, present
 from tempyral.limits import blob_too_large
 
@@ -266,14 +266,17 @@ def apply_commands(
                 ctx, command.upsert_workflow_search_attributes_command_attributes, completed_event_id
             )
         elif kind == CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+            completion = command.complete_workflow_execution_command_attributes
             completed = history.WorkflowExecutionCompletedEventAttributes(
-                workflow_task_completed_event_id=completed_event_id
+                workflow_task_completed_event_id=completed_event_id,
+                new_execution_run_id=next_cron_run(engine, ctx, present(completion, "result"), None),
             )
-            copy_present(command.complete_workflow_execution_command_attributes, completed, "result")
+            copy_present(completion, completed, "result")
             close_workflow(ctx, ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, completed)
         elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
             failure = command.fail_workflow_execution_command_attributes.failure
             retry_state, next_run_id = retry_failed_run(engine, ctx, failure)
+            next_run_id = next_run_id or next_cron_run(engine, ctx, None, failure)
             close_workflow(
                 ctx,
                 ET.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
@@ -453,9 +456,12 @@ def _validate_continue_as_new(attributes: command_pb.ContinueAsNewWorkflowExecut
     except InvalidArgument as err:
         raise CommandError(_cause("BAD_CONTINUE_AS_NEW_ATTRIBUTES"), err.message) from err
     if attributes.cron_schedule:
-        raise CommandError(
-            _cause("BAD_CONTINUE_AS_NEW_ATTRIBUTES"), "Tempyral does not support cron schedules yet."
-        )
+        try:
+            cron.parse(attributes.cron_schedule)
+        except cron.CronError as err:
+            raise CommandError(
+                _cause("BAD_CONTINUE_AS_NEW_ATTRIBUTES"), f"Invalid CronSchedule: {err}"
+            ) from err
 
 
 def _continue_as_new(

@@ -19,7 +19,7 @@ from temporalio.api.workflow.v1 import message_pb2 as workflow_pb
 
 from tempyral.clock import to_timestamp
 from tempyral.durations import to_duration
-from tempyral.history import retry
+from tempyral.history import cron, retry
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState, RetryPolicy
@@ -172,3 +172,29 @@ def retry_failed_run(
         continued_failure=failure,
     )
     return RetryState.RETRY_STATE_IN_PROGRESS, start_next_run(engine, ctx, spec)
+
+
+def next_cron_run(
+    engine: HistoryEngine,
+    ctx: ExecutionContext,
+    result: common.Payloads | None,
+    failure: failure_pb.Failure | None,
+) -> str:
+    """A cron workflow's run ended (and will not be retried): schedule the next one at its next time.
+    Returns the new run id, or "" if the workflow has no cron schedule."""
+    state = ctx.state
+    if not state.cron_schedule:
+        return ""
+    backoff = cron.parse(state.cron_schedule).next_after(ctx.now) - ctx.now
+    spec = NextRun(
+        initiator=ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE,
+        backoff=backoff,
+        continued_failure=failure,
+        # A failed run passes on the last successful result it inherited.
+        last_completion_result=result
+        if result is not None
+        else present(first_event(ctx), "last_completion_result"),
+        # Each cron run gets the whole retry policy again.
+        retry_policy=state.retry_policy,
+    )
+    return start_next_run(engine, ctx, spec)

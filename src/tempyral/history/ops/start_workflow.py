@@ -21,7 +21,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 from tempyral.clock import to_timestamp
 from tempyral.durations import checked_seconds, seconds_of, to_duration
 from tempyral.errors import WorkflowAlreadyStarted
-from tempyral.history import retry
+from tempyral.history import cron, retry
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState, ParentInfo
@@ -175,6 +175,9 @@ async def _create_run(
     now = engine.clock.now()
     execution_timeout, run_timeout, task_timeout = workflow_timeouts(engine, request)
     delay = checked_seconds(request.workflow_start_delay, "WorkflowStartDelay")
+    if request.cron_schedule:
+        # The first run of a cron workflow waits for the schedule's next time.
+        delay += cron.parse(request.cron_schedule).next_after(now + delay) - (now + delay)
     state = ExecutionState(
         namespace_id=namespace.id,
         workflow_id=request.workflow_id,

@@ -14,7 +14,7 @@ from tempyral.history.ops.activity_task import on_activity_timer
 from tempyral.history.ops.child_workflow import apply_parent_close_policy, notify_parent, start_child
 from tempyral.history.ops.close_workflow import close_workflow, fail_in_flight_workflow_task
 from tempyral.history.ops.external_workflow import deliver_cancel, deliver_signal
-from tempyral.history.ops.new_run import retry_failed_run
+from tempyral.history.ops.new_run import next_cron_run, retry_failed_run
 from tempyral.history.ops.workflow_task import on_workflow_task_timer
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task, schedule_workflow_task
 from tempyral.matching.task_queue import TaskRef
@@ -89,6 +89,7 @@ async def _time_out_workflow(engine: HistoryEngine, ref: TaskRef) -> None:
                 ),
             )
             retry_state, next_run_id = retry_failed_run(engine, ctx, failure)
+            next_run_id = next_run_id or next_cron_run(engine, ctx, None, failure)
         close_workflow(
             ctx,
             ET.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
