@@ -196,7 +196,6 @@ async def start_child(engine: HistoryEngine, ref: TaskRef, initiated_event_id: i
                     cause=StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS,
                     control=attributes.control,
                     initiated_event_id=initiated_event_id,
-                    workflow_task_completed_event_id=attributes.workflow_task_completed_event_id,
                 ),
             )
         request_workflow_task(engine, ctx)
@@ -252,7 +251,10 @@ async def _record_outcome(
         outcome = outcome_type(
             namespace=ctx.state.namespace_name,
             namespace_id=ctx.state.namespace_id,
-            workflow_execution=common.WorkflowExecution(workflow_id=child.workflow_id, run_id=child.run_id),
+            # The run that closed: after continue-as-new, the last of the chain.
+            workflow_execution=common.WorkflowExecution(
+                workflow_id=child.workflow_id, run_id=child_state.run_id
+            ),
             workflow_type=common.WorkflowType(name=child.workflow_type),
             initiated_event_id=child.initiated_event_id,
             started_event_id=child.started_event_id,
@@ -296,6 +298,7 @@ async def apply_parent_close_policy(engine: HistoryEngine, ref: TaskRef, initiat
                     SERVER_IDENTITY,
                 )
             elif child.parent_close_policy == ParentClosePolicy.PARENT_CLOSE_POLICY_REQUEST_CANCEL:
+                parent_execution = common.WorkflowExecution(workflow_id=ref.workflow_id, run_id=ref.run_id)
                 await request_cancel_workflow(
                     engine,
                     ref.namespace_id,
@@ -303,7 +306,8 @@ async def apply_parent_close_policy(engine: HistoryEngine, ref: TaskRef, initiat
                     "",
                     "",
                     SERVER_IDENTITY,
-                    "by parent close policy",
+                    "",
+                    external=(0, parent_execution),
                 )
         except NotFound:
             pass  # already closed

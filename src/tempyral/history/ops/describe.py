@@ -62,6 +62,15 @@ async def describe_workflow(
             for a in sorted(state.activities.values(), key=lambda a: a.scheduled_event_id)
         ],
     )
+    for child in sorted(state.children.values(), key=lambda c: c.initiated_event_id):
+        if child.run_id:
+            response.pending_children.add(
+                workflow_id=child.workflow_id,
+                run_id=child.run_id,
+                workflow_type_name=child.workflow_type,
+                initiated_id=child.initiated_event_id,
+                parent_close_policy=child.parent_close_policy,  # type: ignore[arg-type]
+            )
     task = state.workflow_task
     if task is not None:
         pending = response.pending_workflow_task

@@ -21,6 +21,7 @@ from tempyral.errors import NotFound
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.ops.cancel_terminate import request_cancel_workflow
+from tempyral.history.ops.close_workflow import SERVER_IDENTITY
 from tempyral.history.ops.signal import signal_workflow
 from tempyral.history.ops.workflow_task_schedule import request_workflow_task
 from tempyral.history.proto_presence import copy_present
@@ -82,6 +83,7 @@ async def deliver_signal(engine: HistoryEngine, ref: TaskRef, initiated_event_id
         signal_name=initiated.signal_name,
         # Derived from the initiating event: a second delivery after a crash is recognised and dropped.
         request_id=f"{ref.run_id}:{initiated_event_id}",
+        identity=SERVER_IDENTITY,
     )
     copy_present(initiated, request, "input", "header")
     sender = common.WorkflowExecution(workflow_id=ref.workflow_id, run_id=ref.run_id)
@@ -106,7 +108,6 @@ async def deliver_signal(engine: HistoryEngine, ref: TaskRef, initiated_event_id
                 ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
                 history.SignalExternalWorkflowExecutionFailedEventAttributes(
                     cause=_SIGNAL_TARGET_NOT_FOUND,
-                    workflow_task_completed_event_id=initiated.workflow_task_completed_event_id,
                     namespace=initiated.namespace,
                     namespace_id=initiated.namespace_id,
                     workflow_execution=target,
@@ -129,7 +130,7 @@ async def deliver_cancel(engine: HistoryEngine, ref: TaskRef, initiated_event_id
             target.workflow_id,
             target.run_id,
             f"{ref.run_id}:{initiated_event_id}",
-            "",
+            SERVER_IDENTITY,
             initiated.reason,
             external=(initiated_event_id, sender),
         )
@@ -153,7 +154,6 @@ async def deliver_cancel(engine: HistoryEngine, ref: TaskRef, initiated_event_id
                 ET.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
                 history.RequestCancelExternalWorkflowExecutionFailedEventAttributes(
                     cause=_CANCEL_TARGET_NOT_FOUND,
-                    workflow_task_completed_event_id=initiated.workflow_task_completed_event_id,
                     namespace=initiated.namespace,
                     namespace_id=initiated.namespace_id,
                     workflow_execution=target,

@@ -43,6 +43,7 @@ async def signal_workflow(
             request.header if request.HasField("header") else None,
             request.identity,
             request.request_id,
+            external,
         )
         request_workflow_task(engine, ctx)
 
