@@ -42,6 +42,7 @@ class NamespaceService:
         capabilities = wsr.GetSystemInfoResponse.Capabilities(
             sdk_metadata=True,
             signal_and_query_header=True,
+            upsert_memo=True,
             encoded_failure_attributes=True,
             activity_failure_include_heartbeat=True,
         )

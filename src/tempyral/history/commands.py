@@ -54,7 +54,6 @@ def _cause(name: str) -> int:
 
 # Commands the protocol has and Tempyral does not run yet, with the cause the task fails with.
 _NOT_YET_SUPPORTED: dict[int, int] = {
-    CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: _cause("BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES"),
     CT.COMMAND_TYPE_PROTOCOL_MESSAGE: _cause("BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
     CT.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION: _cause("BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
     CT.COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION: _cause("BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES"),
@@ -171,6 +170,11 @@ def validate_commands(
         elif kind == CT.COMMAND_TYPE_RECORD_MARKER:
             if not command.record_marker_command_attributes.marker_name:
                 raise CommandError(_cause("BAD_RECORD_MARKER_ATTRIBUTES"), "MarkerName is not set.")
+        elif kind == CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
+            if not command.modify_workflow_properties_command_attributes.HasField("upserted_memo"):
+                raise CommandError(
+                    _cause("BAD_MODIFY_WORKFLOW_PROPERTIES_ATTRIBUTES"), "UpsertedMemo is not set on command."
+                )
         elif kind == CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             if not command.upsert_workflow_search_attributes_command_attributes.HasField("search_attributes"):
                 raise CommandError(_cause("BAD_SEARCH_ATTRIBUTES"), "SearchAttributes is not set on command.")
@@ -261,6 +265,8 @@ def apply_commands(
             )
             copy_present(marker, recorded, "header", "failure")
             ctx.append(ET.EVENT_TYPE_MARKER_RECORDED, recorded)
+        elif kind == CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
+            _modify_properties(ctx, command.modify_workflow_properties_command_attributes, completed_event_id)
         elif kind == CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             _upsert_search_attributes(
                 ctx, command.upsert_workflow_search_attributes_command_attributes, completed_event_id
@@ -404,11 +410,10 @@ def _upsert_search_attributes(
     )
     merged = common.SearchAttributes.FromString(ctx.state.search_attributes)
     for name, value in attributes.search_attributes.indexed_fields.items():
-        # An empty payload removes the attribute, as in Temporal.
-        if value.data or value.metadata.get("type"):
-            merged.indexed_fields[name].CopyFrom(value)
-        else:
+        if _is_null(value):
             merged.indexed_fields.pop(name, None)
+        else:
+            merged.indexed_fields[name].CopyFrom(value)
     ctx.state.search_attributes = merged.SerializeToString()
 
 
@@ -517,3 +522,29 @@ def _continue_as_new(
         "search_attributes",
     )
     close_workflow(ctx, ET.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, continued)
+
+
+def _modify_properties(
+    ctx: ExecutionContext,
+    attributes: command_pb.ModifyWorkflowPropertiesCommandAttributes,
+    completed_event_id: int,
+) -> None:
+    """Upsert memo fields; a field set to null is removed."""
+    ctx.append(
+        ET.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+        history.WorkflowPropertiesModifiedEventAttributes(
+            workflow_task_completed_event_id=completed_event_id, upserted_memo=attributes.upserted_memo
+        ),
+    )
+    memo = common.Memo.FromString(ctx.state.memo)
+    for name, value in attributes.upserted_memo.fields.items():
+        if _is_null(value):
+            memo.fields.pop(name, None)
+        else:
+            memo.fields[name].CopyFrom(value)
+    ctx.state.memo = memo.SerializeToString()
+
+
+def _is_null(payload: common.Payload) -> bool:
+    """An upsert of null (or of nothing at all) removes the field."""
+    return payload.metadata.get("encoding") == b"binary/null" or not (payload.data or payload.metadata)

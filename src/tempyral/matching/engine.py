@@ -15,6 +15,8 @@ TaskType = Literal["workflow", "activity"]
 
 # A sticky queue nobody polled for this long is presumed dead: its tasks go to the normal queue.
 STICKY_POLLER_GRACE_SECONDS = 10.0
+# How long DescribeTaskQueue keeps listing a poller after its last poll.
+POLLER_MEMORY_SECONDS = 300.0
 
 
 class MatchingEngine:
@@ -34,11 +36,19 @@ class MatchingEngine:
         self.queue(ref.namespace_id, task_queue, task_type).add(ref)
 
     async def poll(
-        self, namespace_id: str, task_queue: str, task_type: TaskType, timeout: float
+        self, namespace_id: str, task_queue: str, task_type: TaskType, timeout: float, identity: str = ""
     ) -> TaskRef | None:
         if task_type == "workflow":
             self._dead_sticky.discard((namespace_id, task_queue))
-        return await self.queue(namespace_id, task_queue, task_type).poll(timeout, self._now())
+        return await self.queue(namespace_id, task_queue, task_type).poll(timeout, self._now(), identity)
+
+    def pollers(self, namespace_id: str, task_queue: str, task_type: TaskType) -> dict[str, float]:
+        """Who polled the queue within the last few minutes, and when."""
+        queue = self._queues.get((namespace_id, task_queue, task_type))
+        if queue is None:
+            return {}
+        cutoff = self._now() - POLLER_MEMORY_SECONDS
+        return {identity: at for identity, at in queue.recent_pollers.items() if at >= cutoff}
 
     def sticky_worker_alive(self, namespace_id: str, sticky_queue: str) -> bool:
         """Whether a worker has been polling `sticky_queue` recently (or is polling it now)."""

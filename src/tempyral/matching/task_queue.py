@@ -23,6 +23,8 @@ class TaskQueue:
         self._backlog: deque[TaskRef] = deque()
         self._pollers: deque[asyncio.Future[TaskRef]] = deque()
         self.last_poll_time = 0.0
+        # Identity -> when it last polled, for DescribeTaskQueue.
+        self.recent_pollers: dict[str, float] = {}
 
     @property
     def backlog_count(self) -> int:
@@ -44,9 +46,10 @@ class TaskQueue:
         self._backlog.clear()
         return refs
 
-    async def poll(self, timeout: float, now: float) -> TaskRef | None:
+    async def poll(self, timeout: float, now: float, identity: str = "") -> TaskRef | None:
         """The next task, waiting up to `timeout` seconds; None if none came."""
         self.last_poll_time = now
+        self.recent_pollers[identity] = now
         if self._backlog:
             return self._backlog.popleft()
         waiter: asyncio.Future[TaskRef] = asyncio.get_running_loop().create_future()
