@@ -91,7 +91,7 @@ class WorkflowService:
             try:
                 cron.parse(request.cron_schedule)
             except cron.CronError as err:
-                raise InvalidArgument(f"Invalid CronSchedule: {err}") from err
+                raise InvalidArgument("invalid CronSchedule.") from err
         self.deps.search_attributes.check(namespace.name, request.search_attributes)
         check_blob_size(request.input, dynamic)
         check_memo_size(request.memo, dynamic)

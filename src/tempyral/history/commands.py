@@ -494,6 +494,7 @@ def _continue_as_new(
         continued_failure=present(attributes, "failure"),
         last_completion_result=present(attributes, "last_completion_result"),
         always_record_run_timeout=True,
+        inherit_payloads=False,
     )
     next_run_id = start_next_run(engine, ctx, spec)
     assert ctx.next_run is not None

@@ -7,6 +7,7 @@ Only `next_after` is needed: the time the next run of a cron workflow should sta
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,8 +45,8 @@ class CronSchedule:
     def next_after(self, now: float) -> float:
         """The first scheduled instant strictly after `now` (epoch seconds)."""
         if self.every_seconds:
-            # @every runs on multiples of the interval, as robfig/cron's ConstantDelaySchedule does.
-            return (now // self.every_seconds + 1) * self.every_seconds
+            # @every is a constant delay from the current whole second (robfig/cron's ConstantDelaySchedule).
+            return math.floor(now) + self.every_seconds
         moment = datetime.fromtimestamp(now, UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
         limit = moment + timedelta(days=366 * 5)
         while moment < limit:
@@ -129,3 +130,8 @@ def _duration(text: str) -> float:
     if not matches or "".join(number + unit for number, unit in matches) != text:
         raise CronError(f"invalid duration {text!r}")
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in matches)
+
+
+def backoff_seconds(schedule: str, now: float) -> float:
+    """Seconds until the schedule's next time, rounded up to whole seconds as the real server does."""
+    return float(math.ceil(parse(schedule).next_after(now) - now))

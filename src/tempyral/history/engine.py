@@ -222,7 +222,7 @@ class HistoryEngine:
         entry = CachedExecution(state=state, events=[])
         async with entry.lock:
             context = ExecutionContext(
-                state=state, now=self.clock.now(), history=entry.events, make_current=True
+                state=state, now=state.start_time, history=entry.events, make_current=True
             )
             yield context
             await self._commit(entry, context)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import ContinueAsNewInitiator, RetryState, TaskQueueKind
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
@@ -26,6 +28,8 @@ from tempyral.history.mutable_state import ExecutionState, RetryPolicy
 from tempyral.history.ops.start_workflow import set_parent_attributes
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
 from tempyral.history.proto_presence import present
+
+MIN_RUN_INTERVAL_SECONDS = 1.0
 
 
 @dataclass
@@ -49,6 +53,9 @@ class NextRun:
     last_completion_result: common.Payloads | None = None
     # Continue-as-new always records the run timeout; retries and cron runs only when there is one.
     always_record_run_timeout: bool = False
+    # Retries and cron runs repeat the closing run's input, header, memo and search attributes;
+    # continue-as-new takes exactly what its command gives.
+    inherit_payloads: bool = True
 
 
 def first_event(ctx: ExecutionContext) -> history.WorkflowExecutionStartedEventAttributes:
@@ -61,7 +68,11 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
     old = ctx.state
     started_before = first_event(ctx)
     run_id = str(uuid.uuid4())
-    backoff = spec.backoff or 0.0
+    # The real server starts at most one run per second per workflow id.
+    backoff = max(spec.backoff or 0.0, old.execution_time + MIN_RUN_INTERVAL_SECONDS - ctx.now)
+    record_backoff = spec.backoff is not None or backoff > 0
+    backoff = max(backoff, 0.0)
+    inherit = spec.inherit_payloads
     run_timeout = old.run_timeout if spec.run_timeout is None else spec.run_timeout
     state = ExecutionState(
         namespace_id=old.namespace_id,
@@ -76,12 +87,9 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         run_timeout=run_timeout,
         task_timeout=old.task_timeout if spec.task_timeout is None else spec.task_timeout,
         execution_expiration_time=old.execution_expiration_time,
-        memo=(spec.memo.SerializeToString() if spec.memo is not None else old.memo),
-        search_attributes=(
-            spec.search_attributes.SerializeToString()
-            if spec.search_attributes is not None
-            else old.search_attributes
-        ),
+        memo=_chosen(spec.memo, old.memo, inherit),
+        search_attributes=_chosen(spec.search_attributes, old.search_attributes, inherit),
+        auto_reset_points=old.auto_reset_points,
         attempt=spec.attempt,
         retry_policy=old.retry_policy if spec.retry_policy is None else spec.retry_policy,
         cron_schedule=old.cron_schedule if spec.cron_schedule is None else spec.cron_schedule,
@@ -104,8 +112,8 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         workflow_id=old.workflow_id,
     )
     for name, value in (
-        ("input", spec.input if spec.input is not None else present(started_before, "input")),
-        ("header", spec.header if spec.header is not None else present(started_before, "header")),
+        ("input", _payload(spec.input, started_before, "input", inherit)),
+        ("header", _payload(spec.header, started_before, "header", inherit)),
         ("priority", present(started_before, "priority")),
         ("continued_failure", spec.continued_failure),
         ("last_completion_result", spec.last_completion_result),
@@ -124,7 +132,7 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         attributes.workflow_execution_expiration_time.CopyFrom(to_timestamp(state.execution_expiration_time))
     if state.retry_policy is not None:
         attributes.retry_policy.CopyFrom(retry.to_proto(state.retry_policy))
-    if spec.backoff is not None:
+    if record_backoff:
         attributes.first_workflow_task_backoff.CopyFrom(to_duration(backoff))
     if old.parent is not None:
         set_parent_attributes(attributes, state, old.namespace_name)
@@ -141,6 +149,23 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         next_ctx.add_timer("wf_run_timeout", timeout_at)
     ctx.next_run = next_ctx
     return run_id
+
+
+def _chosen(given: Message | None, inherited: bytes, inherit: bool) -> bytes:
+    if given is not None:
+        return given.SerializeToString()
+    return inherited if inherit else b""
+
+
+def _payload(
+    given: Message | None,
+    started_before: history.WorkflowExecutionStartedEventAttributes,
+    name: str,
+    inherit: bool,
+) -> Any:
+    if given is not None or not inherit:
+        return given
+    return present(started_before, name)
 
 
 def _run_timeout_at(state: ExecutionState, run_start: float) -> float:
@@ -185,7 +210,7 @@ def next_cron_run(
     state = ctx.state
     if not state.cron_schedule:
         return ""
-    backoff = cron.parse(state.cron_schedule).next_after(ctx.now) - ctx.now
+    backoff = cron.backoff_seconds(state.cron_schedule, ctx.now)
     spec = NextRun(
         initiator=ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE,
         backoff=backoff,

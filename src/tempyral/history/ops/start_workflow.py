@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import (
+    ContinueAsNewInitiator,
     TaskQueueKind,
     WorkflowIdConflictPolicy,
     WorkflowIdReusePolicy,
@@ -177,7 +178,7 @@ async def _create_run(
     delay = checked_seconds(request.workflow_start_delay, "WorkflowStartDelay")
     if request.cron_schedule:
         # The first run of a cron workflow waits for the schedule's next time.
-        delay += cron.parse(request.cron_schedule).next_after(now + delay) - (now + delay)
+        delay += cron.backoff_seconds(request.cron_schedule, now + delay)
     state = ExecutionState(
         namespace_id=namespace.id,
         workflow_id=request.workflow_id,
@@ -221,6 +222,8 @@ async def _create_run(
         workflow_id=request.workflow_id,
         first_workflow_task_backoff=to_duration(delay),
     )
+    if request.cron_schedule:
+        attributes.initiator = ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE
     copy_present(request, attributes, "input", "priority", "header")
     copy_nonempty(request, attributes, "memo", "search_attributes")
     if execution_timeout > 0:

@@ -82,7 +82,7 @@ async def _time_out_workflow(engine: HistoryEngine, ref: TaskRef) -> None:
         next_run_id = ""
         if not expired:
             failure = failure_pb.Failure(
-                message="Workflow timed out",
+                message="workflow timeout",
                 source="Server",
                 timeout_failure_info=failure_pb.TimeoutFailureInfo(
                     timeout_type=TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE

@@ -220,7 +220,7 @@ async def complete_workflow_task(
         elif state.buffered_events and _has_completion_command(request):
             # New events arrived while the worker decided to close: it must see them first.
             failure = failure_pb.Failure(
-                message="Unhandled new events arrived while completing the workflow."
+                message="UnhandledCommand", server_failure_info=failure_pb.ServerFailureInfo()
             )
             cause = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
             fail_workflow_task(engine, ctx, cause, failure, request.identity)
@@ -249,9 +249,7 @@ async def complete_workflow_task(
 
 
 def _record_reset_point(state: ExecutionState, completed_event_id: int, now: float) -> None:
-    """The first task each build id completes is where a reset can later rewind to."""
-    if not state.build_id:
-        return
+    """The first task each build id (even none) completes is where a reset can later rewind to."""
     points = workflow_pb.ResetPoints.FromString(state.auto_reset_points)
     if any(point.build_id == state.build_id for point in points.points):
         return
