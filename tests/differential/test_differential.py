@@ -14,7 +14,6 @@ pytestmark = [pytest.mark.differential, pytest.mark.timeout(300)]
 # Scenarios of features the next issue builds (issue 3: continue-as-new, child workflows, signal-with-start
 # and updates, workflow retries). strict: once a feature lands its scenario must pass and leave this list.
 NOT_YET_BUILT = {
-    "33_signals_queries_updates": "signal-with-start and updates are not implemented yet",
 }
 
 

@@ -25,6 +25,7 @@ from tempyral.history.ops.read_history import get_history, get_history_reverse
 from tempyral.history.ops.signal import signal_workflow
 from tempyral.history.ops.signal_with_start import as_start_request, signal_with_start
 from tempyral.history.ops.start_workflow import start_workflow
+from tempyral.history.ops.update import poll_update, update_workflow
 from tempyral.history.retry import activity_retry_policy
 from tempyral.namespaces import Namespace
 
@@ -43,6 +44,8 @@ class WorkflowService:
             "GetWorkflowExecutionHistoryReverse": self.GetWorkflowExecutionHistoryReverse,
             "SignalWorkflowExecution": self.SignalWorkflowExecution,
             "QueryWorkflow": self.QueryWorkflow,
+            "UpdateWorkflowExecution": self.UpdateWorkflowExecution,
+            "PollWorkflowExecutionUpdate": self.PollWorkflowExecutionUpdate,
             "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
             "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
             "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
@@ -149,6 +152,28 @@ class WorkflowService:
         require(request.query.query_type, "QueryType")
         max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=30.0)
         return await query_workflow(self.engine, self.deps.queries, namespace.id, request, max_wait)
+
+    async def UpdateWorkflowExecution(
+        self, request: wsr.UpdateWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.UpdateWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        require(request.workflow_execution.workflow_id, "WorkflowId")
+        check_run_id(request.workflow_execution.run_id)
+        require(request.request.meta.update_id, "UpdateId")
+        require(request.request.input.name, "Update name")
+        check_blob_size(request.request.input.args, self.deps.dynamic)
+        max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=20.0)
+        return await update_workflow(self.engine, namespace.id, request, max_wait)
+
+    async def PollWorkflowExecutionUpdate(
+        self, request: wsr.PollWorkflowExecutionUpdateRequest, context: GrpcContext
+    ) -> wsr.PollWorkflowExecutionUpdateResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        require(request.update_ref.workflow_execution.workflow_id, "WorkflowId")
+        check_run_id(request.update_ref.workflow_execution.run_id)
+        require(request.update_ref.update_id, "UpdateId")
+        max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=20.0)
+        return await poll_update(self.engine, namespace.id, request, max_wait)
 
     async def RequestCancelWorkflowExecution(
         self, request: wsr.RequestCancelWorkflowExecutionRequest, context: GrpcContext

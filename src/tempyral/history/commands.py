@@ -20,6 +20,7 @@ from temporalio.api.enums.v1 import (
 from temporalio.api.enums.v1 import command_type_pb2 as CT  # plain ints: faster than the enum wrapper
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.protocol.v1 import message_pb2 as protocol
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 
 from tempyral.config import DynamicConfig
@@ -33,6 +34,7 @@ from tempyral.history.ops.child_workflow import initiate_child
 from tempyral.history.ops.close_workflow import close_workflow
 from tempyral.history.ops.external_workflow import initiate_cancel, initiate_signal
 from tempyral.history.ops.new_run import NextRun, next_cron_run, retry_failed_run, start_next_run
+from tempyral.history.ops.update import apply_message
 from tempyral.history.proto_presence import copy_present, present
 from tempyral.limits import blob_too_large
 
@@ -54,7 +56,6 @@ def _cause(name: str) -> int:
 
 # Commands the protocol has and Tempyral does not run yet, with the cause the task fails with.
 _NOT_YET_SUPPORTED: dict[int, int] = {
-    CT.COMMAND_TYPE_PROTOCOL_MESSAGE: _cause("BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
     CT.COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION: _cause("BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES"),
     CT.COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION: _cause("BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES"),
 }
@@ -108,7 +109,10 @@ def _check_payload_size(command: command_pb.Command, dynamic: DynamicConfig) -> 
 
 
 def validate_commands(
-    state: ExecutionState, commands: Sequence[command_pb.Command], dynamic: DynamicConfig
+    state: ExecutionState,
+    commands: Sequence[command_pb.Command],
+    dynamic: DynamicConfig,
+    message_ids: set[str] | None = None,
 ) -> None:
     """Raise CommandError for the first command the server would refuse."""
     activity_ids = {info.activity_id for info in state.activities.values()}
@@ -170,6 +174,13 @@ def validate_commands(
         elif kind == CT.COMMAND_TYPE_RECORD_MARKER:
             if not command.record_marker_command_attributes.marker_name:
                 raise CommandError(_cause("BAD_RECORD_MARKER_ATTRIBUTES"), "MarkerName is not set.")
+        elif kind == CT.COMMAND_TYPE_PROTOCOL_MESSAGE:
+            message_id = command.protocol_message_command_attributes.message_id
+            if message_id not in (message_ids or set()):
+                raise CommandError(
+                    _cause("BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE"),
+                    f"ProtocolMessageCommand refers to message {message_id!r}, which the completion lacks.",
+                )
         elif kind == CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
             if not command.modify_workflow_properties_command_attributes.HasField("upserted_memo"):
                 raise CommandError(
@@ -240,8 +251,12 @@ def apply_commands(
     commands: Sequence[command_pb.Command],
     completed_event_id: int,
     identity: str,
+    messages: dict[str, protocol.Message] | None = None,
 ) -> bool:
-    """Turn validated commands into events; True if their outcome needs a new workflow task at once."""
+    """Turn validated commands into events; True if their outcome needs a new workflow task at once.
+
+    A protocol-message command applies the update message it names at that point among the commands
+    (and takes it out of `messages`)."""
     needs_task = False
     closing = any(command.command_type in COMPLETION_COMMANDS for command in commands)
     for command in commands:
@@ -265,6 +280,8 @@ def apply_commands(
             )
             copy_present(marker, recorded, "header", "failure")
             ctx.append(ET.EVENT_TYPE_MARKER_RECORDED, recorded)
+        elif kind == CT.COMMAND_TYPE_PROTOCOL_MESSAGE and messages is not None:
+            apply_message(engine, ctx, messages.pop(command.protocol_message_command_attributes.message_id))
         elif kind == CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES:
             _modify_properties(ctx, command.modify_workflow_properties_command_attributes, completed_event_id)
         elif kind == CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:

@@ -18,6 +18,7 @@ from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState
 from tempyral.history.ops.close_workflow import SERVER_IDENTITY, terminate_in_context
 from tempyral.history.timer_queue import TimerQueue
+from tempyral.history.updates import UpdateRegistry
 from tempyral.matching.engine import MatchingEngine, TaskType
 from tempyral.matching.task_queue import TaskRef
 from tempyral.namespaces import NamespaceRegistry
@@ -69,6 +70,7 @@ class HistoryEngine:
         self.timers = TimerQueue(clock, self._fire_timer)
         # Set by the server: starting children needs namespaces by id.
         self.namespaces: NamespaceRegistry | None = None
+        self.updates = UpdateRegistry()
         self._timer_handler: TimerHandler | None = None
 
     def set_timer_handler(self, handler: TimerHandler) -> None:
@@ -247,6 +249,8 @@ class HistoryEngine:
             log.exception("commit failed for %s/%s", state.workflow_id, state.run_id)
             raise Unavailable("persistence failure, please retry") from err
         self._committed(entry, context, writes[0])
+        for effect in context.after_commit:
+            effect()
         if next_run is not None:
             new_state = next_run.state
             new_entry = CachedExecution(state=new_state, events=[])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
@@ -89,6 +90,8 @@ class ExecutionContext:
     closed: bool = False
     # The next run of this workflow id (continue-as-new, retry, cron), committed in the same transaction.
     next_run: ExecutionContext | None = None
+    # In-memory effects that may happen only once the change is durable (waking update callers).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
     # False until something changes: read-only operations commit nothing.
     dirty: bool = False
 
@@ -101,6 +104,10 @@ class ExecutionContext:
         return event
 
     def append_prepared(self, event: history_pb.HistoryEvent) -> None:
+        task = self.state.workflow_task
+        if task is not None and task.speculative:
+            # The pending task now has real events to deliver: it must be recorded whatever happens.
+            task.speculative = False
         event.event_id = self.state.next_event_id
         self.state.next_event_id += 1
         self.state.history_size_bytes += event.ByteSize()

@@ -82,9 +82,13 @@ class WorkflowTaskInfo:
     started_event_id: int = 0
     started_time: float = 0.0
     started_identity: str = ""
+    # The poller's build id, recorded on the STARTED event (also when that event is synthesized later).
+    started_build_id: str = ""
     request_id: str = ""
     # Delayed start (start delay, retry backoff): not dispatched until this time.
     dispatch_at: float = 0.0
+    # Scheduled only to deliver updates: if they are all rejected, the task leaves no trace in history.
+    speculative: bool = False
 
     @property
     def started(self) -> bool:
@@ -161,6 +165,9 @@ class ExecutionState:
     parent: ParentInfo | None = None
     root_workflow_id: str = ""
     root_run_id: str = ""
+    # Update id -> its WORKFLOW_EXECUTION_UPDATE_ACCEPTED / _COMPLETED event id (durable deduplication).
+    accepted_updates: dict[str, int] = field(default_factory=dict)
+    completed_updates: dict[str, int] = field(default_factory=dict)
     memo: bytes = b""
     search_attributes: bytes = b""
     close_event_id: int = 0

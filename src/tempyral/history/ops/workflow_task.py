@@ -11,6 +11,7 @@ import uuid
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import SuggestContinueAsNewReason, TimeoutType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import command_type_pb2 as CT  # plain ints: faster than the enum wrapper
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history
@@ -25,6 +26,7 @@ from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext, new_event
 from tempyral.history.mutable_state import ExecutionState, WorkflowTaskInfo
 from tempyral.history.ops.close_workflow import SERVER_IDENTITY, terminate_in_context
+from tempyral.history.ops.update import apply_message, only_rejections, request_messages
 from tempyral.history.ops.workflow_task_schedule import (
     NORMAL,
     STICKY,
@@ -58,14 +60,13 @@ async def record_workflow_task_started(
             )
             task.started_time = ctx.now
             task.started_identity = request.identity
+            task.started_build_id = build_id
             task.request_id = request_id
             if task.transient:
                 task.scheduled_event_id = state.next_event_id
                 task.started_event_id = state.next_event_id + 1
             else:
                 attributes = _started_attributes(engine, state, task, state.next_event_id)
-                if build_id:
-                    attributes.worker_version.build_id = build_id
                 event = ctx.append(ET.EVENT_TYPE_WORKFLOW_TASK_STARTED, attributes)
                 task.started_event_id = event.event_id
             ctx.delete_task(task_key(task.seq))
@@ -88,7 +89,7 @@ def _started_attributes(
         reasons.append(SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE)
     if started_event_id >= engine.dynamic.get_int("limit.historyCount.suggestContinueAsNew"):
         reasons.append(SuggestContinueAsNewReason.SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS)
-    return history.WorkflowTaskStartedEventAttributes(
+    attributes = history.WorkflowTaskStartedEventAttributes(
         scheduled_event_id=task.scheduled_event_id,
         identity=task.started_identity,
         request_id=task.request_id,
@@ -96,6 +97,9 @@ def _started_attributes(
         suggest_continue_as_new=bool(reasons),
         suggest_continue_as_new_reasons=reasons,
     )
+    if task.started_build_id:
+        attributes.worker_version.build_id = task.started_build_id
+    return attributes
 
 
 def build_poll_response(
@@ -126,6 +130,9 @@ def build_poll_response(
     if task.transient:
         framed = framed + [e.SerializeToString() for e in _transient_events(engine, state, task)]
     response.history.MergeFromString(frame_events(framed))
+    response.messages.extend(
+        request_messages(engine, (state.namespace_id, state.workflow_id, state.run_id), task)
+    )
     return response
 
 
@@ -204,10 +211,19 @@ async def complete_workflow_task(
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
         state = ctx.state
         task = _current_task(state, token)
+        messages = {message.id: message for message in request.messages}
         try:
-            validate_commands(state, request.commands, engine.dynamic)
+            validate_commands(state, request.commands, engine.dynamic, set(messages))
         except CommandError as err:
             command_error = err
+        if command_error is None and _nothing_to_record(task, request, state):
+            # A speculative task whose updates were all rejected: as if it never happened.
+            for message in request.messages:
+                apply_message(engine, ctx, message)
+            _finish_task(ctx, task)
+            _remember_sticky(state, request)
+            # The worker must forget the task's events, which were never written.
+            return wsr.RespondWorkflowTaskCompletedResponse(reset_history_event_id=state.next_event_id - 1)
         if command_error is not None and command_error.fatal:
             failure = failure_pb.Failure(
                 message=command_error.message, server_failure_info=failure_pb.ServerFailureInfo()
@@ -234,15 +250,19 @@ async def complete_workflow_task(
             _record_reset_point(state, completed.event_id, ctx.now)
             state.previous_started_event_id = task.started_event_id
             state.last_completed_workflow_task_event_id = completed.event_id
-            if request.HasField("sticky_attributes") and request.sticky_attributes.worker_task_queue.name:
-                state.sticky_task_queue = request.sticky_attributes.worker_task_queue.name
-                timeout = request.sticky_attributes.schedule_to_start_timeout
-                state.sticky_schedule_to_start_timeout = timeout.seconds + timeout.nanos / 1e9
-            needs_task = apply_commands(engine, ctx, request.commands, completed.event_id, request.identity)
+            _remember_sticky(state, request)
+            needs_task = apply_commands(
+                engine, ctx, request.commands, completed.event_id, request.identity, messages
+            )
+            for message in messages.values():  # those no command placed among the commands
+                apply_message(engine, ctx, message)
             if state.running:
                 flushed = ctx.flush_buffered_events()
                 if flushed or needs_task or request.force_create_new_workflow_task:
                     schedule_workflow_task(engine, ctx)
+                elif _undelivered_updates(engine, state, request):
+                    # Updates that arrived while this task ran: deliver them now.
+                    schedule_workflow_task(engine, ctx, speculative=True)
     if command_error is not None:
         raise InvalidArgument(command_error.message)
     return wsr.RespondWorkflowTaskCompletedResponse()
@@ -287,6 +307,35 @@ def _completed_attributes(
         if request.HasField(source):  # type: ignore[arg-type]
             getattr(attributes, target).CopyFrom(getattr(request, source))
     return attributes
+
+
+def _remember_sticky(state: ExecutionState, request: wsr.RespondWorkflowTaskCompletedRequest) -> None:
+    if request.HasField("sticky_attributes") and request.sticky_attributes.worker_task_queue.name:
+        state.sticky_task_queue = request.sticky_attributes.worker_task_queue.name
+        timeout = request.sticky_attributes.schedule_to_start_timeout
+        state.sticky_schedule_to_start_timeout = timeout.seconds + timeout.nanos / 1e9
+
+
+def _undelivered_updates(
+    engine: HistoryEngine, state: ExecutionState, request: wsr.RespondWorkflowTaskCompletedRequest
+) -> bool:
+    """Admitted updates this completion did not answer (they arrived after the task started)."""
+    answered = {message.protocol_instance_id for message in request.messages}
+    admitted = engine.updates.admitted((state.namespace_id, state.workflow_id, state.run_id))
+    return any(update.request.meta.update_id not in answered for update in admitted)
+
+
+def _nothing_to_record(
+    task: WorkflowTaskInfo, request: wsr.RespondWorkflowTaskCompletedRequest, state: ExecutionState
+) -> bool:
+    """A speculative task that changed nothing: only rejections, no commands, no new events waiting."""
+    return (
+        task.speculative
+        and all(command.command_type == CT.COMMAND_TYPE_PROTOCOL_MESSAGE for command in request.commands)
+        and only_rejections(request.messages)
+        and not state.buffered_events
+        and not request.force_create_new_workflow_task
+    )
 
 
 def _has_completion_command(request: wsr.RespondWorkflowTaskCompletedRequest) -> bool:

@@ -35,6 +35,7 @@ def schedule_workflow_task(
     attempt: int = 1,
     transient: bool = False,
     delay: float = 0.0,
+    speculative: bool = False,
 ) -> None:
     """Schedule the next workflow task unless one is already pending or the run is closed."""
     state = ctx.state
@@ -49,8 +50,10 @@ def schedule_workflow_task(
         sticky=sticky,
         scheduled_time=ctx.now,
         start_to_close_timeout=state.task_timeout,
-        transient=transient,
+        # A speculative task is written to history, like a transient one, only if it completes with events.
+        transient=transient or speculative,
         dispatch_at=ctx.now + delay if delay > 0 else 0.0,
+        speculative=speculative,
     )
     state.workflow_task = task
     ctx.touch()

@@ -1,0 +1,200 @@
+"""UpdateWorkflowExecution and PollWorkflowExecutionUpdate, and the update protocol messages of a workflow
+task: requests go out in the poll response, acceptances, rejections and responses come back with the
+completion.
+
+An update that finds no workflow task pending gets a speculative one: if the workflow rejects every update
+it carried (and does nothing else), that task leaves no trace in history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from google.protobuf import any_pb2
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
+from temporalio.api.history.v1 import message_pb2 as history
+from temporalio.api.protocol.v1 import message_pb2 as protocol
+from temporalio.api.update.v1 import message_pb2 as update_pb
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.errors import InvalidArgument, NotFound
+from tempyral.history.engine import CachedExecution, HistoryEngine
+from tempyral.history.execution import ExecutionContext
+from tempyral.history.mutable_state import WorkflowTaskInfo
+from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
+from tempyral.history.updates import ACCEPTED, ADMITTED, COMPLETED, PendingUpdate
+
+
+async def update_workflow(
+    engine: HistoryEngine, namespace_id: str, request: wsr.UpdateWorkflowExecutionRequest, max_wait: float
+) -> wsr.UpdateWorkflowExecutionResponse:
+    execution = request.workflow_execution
+    update_id = request.request.meta.update_id
+    run_id = await engine.resolve_run_id(namespace_id, execution.workflow_id, execution.run_id)
+    key = (namespace_id, execution.workflow_id, run_id)
+    async with engine.update_execution(*key) as ctx:
+        state = ctx.state
+        if update_id in state.completed_updates:
+            return _response(
+                key, update_id, COMPLETED, _recorded_outcome(ctx.history, state.completed_updates[update_id])
+            )
+        if not state.running:
+            raise NotFound("workflow execution already completed")
+        pending = _pending(engine, key, update_id, state.accepted_updates, request.request)
+        if pending.stage == ADMITTED and state.workflow_task is None:
+            schedule_workflow_task(engine, ctx, speculative=True)
+    stage = request.wait_policy.lifecycle_stage or COMPLETED
+    await pending.wait_for(stage, max_wait)
+    return _response(key, update_id, pending.stage, pending.outcome)
+
+
+async def poll_update(
+    engine: HistoryEngine, namespace_id: str, request: wsr.PollWorkflowExecutionUpdateRequest, max_wait: float
+) -> wsr.PollWorkflowExecutionUpdateResponse:
+    execution = request.update_ref.workflow_execution
+    update_id = request.update_ref.update_id
+    run_id = await engine.resolve_run_id(namespace_id, execution.workflow_id, execution.run_id)
+    key = (namespace_id, execution.workflow_id, run_id)
+    entry = await engine.load(*key)
+    if update_id in entry.state.completed_updates:
+        outcome = _recorded_outcome(entry.events, entry.state.completed_updates[update_id])
+        return wsr.PollWorkflowExecutionUpdateResponse(
+            outcome=outcome,
+            stage=COMPLETED,
+            update_ref=_ref(key, update_id),  # type: ignore[arg-type]
+        )
+    pending = engine.updates.get(key, update_id)
+    if pending is None and update_id in entry.state.accepted_updates and entry.state.running:
+        pending = _pending(engine, key, update_id, entry.state.accepted_updates, update_pb.Request())
+    if pending is None:
+        raise NotFound(f"update {update_id} not found")
+    await pending.wait_for(request.wait_policy.lifecycle_stage or COMPLETED, max_wait)
+    return wsr.PollWorkflowExecutionUpdateResponse(
+        outcome=pending.outcome,
+        stage=pending.stage,  # type: ignore[arg-type]
+        update_ref=_ref(key, update_id),
+    )
+
+
+def _pending(
+    engine: HistoryEngine,
+    key: tuple[str, str, str],
+    update_id: str,
+    accepted: dict[str, int],
+    request: update_pb.Request,
+) -> PendingUpdate:
+    """The in-memory record of an update, admitting it if it is new (a repeated id joins the first)."""
+    found = engine.updates.get(key, update_id)
+    if found is not None:
+        return found
+    stage = ACCEPTED if update_id in accepted else ADMITTED
+    return engine.updates.add(key, update_id, PendingUpdate(request=request, stage=stage))
+
+
+def _ref(key: tuple[str, str, str], update_id: str) -> update_pb.UpdateRef:
+    return update_pb.UpdateRef(
+        workflow_execution=common.WorkflowExecution(workflow_id=key[1], run_id=key[2]), update_id=update_id
+    )
+
+
+def _response(
+    key: tuple[str, str, str], update_id: str, stage: int, outcome: update_pb.Outcome | None
+) -> wsr.UpdateWorkflowExecutionResponse:
+    return wsr.UpdateWorkflowExecutionResponse(
+        update_ref=_ref(key, update_id),
+        outcome=outcome,
+        stage=stage,  # type: ignore[arg-type]
+    )
+
+
+def _recorded_outcome(events: list[bytes], completed_event_id: int) -> update_pb.Outcome:
+    event = history.HistoryEvent.FromString(events[completed_event_id - 1])
+    return event.workflow_execution_update_completed_event_attributes.outcome
+
+
+# -- inside workflow tasks ----------------------------------------------------------------------------
+
+
+def request_messages(
+    engine: HistoryEngine, key: tuple[str, str, str], task: WorkflowTaskInfo
+) -> list[protocol.Message]:
+    """The update requests a starting workflow task carries."""
+    messages = []
+    for pending in engine.updates.admitted(key):
+        body = any_pb2.Any()
+        body.Pack(pending.request)
+        update_id = pending.request.meta.update_id
+        messages.append(
+            protocol.Message(
+                id=f"{update_id}/request",
+                protocol_instance_id=update_id,
+                event_id=task.scheduled_event_id,
+                body=body,
+            )
+        )
+    return messages
+
+
+def apply_message(engine: HistoryEngine, ctx: ExecutionContext, message: protocol.Message) -> None:
+    """An acceptance, rejection or response from the worker."""
+    state = ctx.state
+    key = (state.namespace_id, state.workflow_id, state.run_id)
+    update_id = message.protocol_instance_id
+    pending = engine.updates.get(key, update_id)
+    if message.body.Is(update_pb.Acceptance.DESCRIPTOR):
+        acceptance = update_pb.Acceptance()
+        message.body.Unpack(acceptance)
+        event = ctx.append(
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+            history.WorkflowExecutionUpdateAcceptedEventAttributes(
+                protocol_instance_id=update_id,
+                accepted_request_message_id=acceptance.accepted_request_message_id,
+                accepted_request_sequencing_event_id=acceptance.accepted_request_sequencing_event_id,
+                accepted_request=acceptance.accepted_request,
+            ),
+        )
+        state.accepted_updates[update_id] = event.event_id
+        if pending is not None:
+            ctx.after_commit.append(lambda: pending.advance(ACCEPTED))
+    elif message.body.Is(update_pb.Rejection.DESCRIPTOR):
+        rejection = update_pb.Rejection()
+        message.body.Unpack(rejection)
+        outcome = update_pb.Outcome(failure=rejection.failure)
+
+        def reject() -> None:
+            engine.updates.discard(key, update_id)
+            if pending is not None:
+                pending.advance(COMPLETED, outcome)
+
+        ctx.after_commit.append(reject)
+    elif message.body.Is(update_pb.Response.DESCRIPTOR):
+        response = update_pb.Response()
+        message.body.Unpack(response)
+        event = ctx.append(
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+            history.WorkflowExecutionUpdateCompletedEventAttributes(
+                meta=response.meta,
+                accepted_event_id=state.accepted_updates.get(update_id, 0),
+                outcome=response.outcome,
+            ),
+        )
+        state.completed_updates[update_id] = event.event_id
+
+        def complete() -> None:
+            engine.updates.discard(key, update_id)
+            if pending is not None:
+                pending.advance(COMPLETED, response.outcome)
+
+        ctx.after_commit.append(complete)
+    else:
+        raise InvalidArgument(f"unknown protocol message body {message.body.type_url}")
+
+
+def only_rejections(messages: Iterable[protocol.Message]) -> bool:
+    return all(message.body.Is(update_pb.Rejection.DESCRIPTOR) for message in messages)
+
+
+def has_admitted_updates(engine: HistoryEngine, entry: CachedExecution) -> bool:
+    state = entry.state
+    return bool(engine.updates.admitted((state.namespace_id, state.workflow_id, state.run_id)))
