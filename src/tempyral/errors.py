@@ -81,3 +81,14 @@ class Unavailable(ServiceError):
 
 class Cancelled(ServiceError):
     code = "CANCELLED"
+
+
+class MultiOperationFailed(ServiceError):
+    """One operation of an ExecuteMultiOperation failed; the others are reported as aborted."""
+
+    def __init__(self, failed_index: int, error: ServiceError, operations: int) -> None:
+        super().__init__(f"Update-with-Start could not be executed: {error.message}")
+        self.code = error.code
+        self.failed_index = failed_index
+        self.error = error
+        self.operations = operations

@@ -7,7 +7,7 @@ import uuid
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.durations import checked_seconds
-from tempyral.errors import InvalidArgument
+from tempyral.errors import InvalidArgument, MultiOperationFailed, ServiceError
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
 from tempyral.frontend.validation import (
@@ -25,7 +25,7 @@ from tempyral.history.ops.read_history import get_history, get_history_reverse
 from tempyral.history.ops.signal import signal_workflow
 from tempyral.history.ops.signal_with_start import as_start_request, signal_with_start
 from tempyral.history.ops.start_workflow import start_workflow
-from tempyral.history.ops.update import poll_update, update_workflow
+from tempyral.history.ops.update import poll_update, update_with_start, update_workflow
 from tempyral.history.retry import activity_retry_policy
 from tempyral.namespaces import Namespace
 
@@ -46,6 +46,7 @@ class WorkflowService:
             "QueryWorkflow": self.QueryWorkflow,
             "UpdateWorkflowExecution": self.UpdateWorkflowExecution,
             "PollWorkflowExecutionUpdate": self.PollWorkflowExecutionUpdate,
+            "ExecuteMultiOperation": self.ExecuteMultiOperation,
             "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
             "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
             "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
@@ -174,6 +175,40 @@ class WorkflowService:
         require(request.update_ref.update_id, "UpdateId")
         max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=20.0)
         return await poll_update(self.engine, namespace.id, request, max_wait)
+
+    async def ExecuteMultiOperation(
+        self, request: wsr.ExecuteMultiOperationRequest, context: GrpcContext
+    ) -> wsr.ExecuteMultiOperationResponse:
+        """Update-with-start: exactly a start followed by an update of the same workflow id."""
+        namespace = self.deps.namespaces.get(request.namespace)
+        operations = request.operations
+        if (
+            len(operations) != 2
+            or not operations[0].HasField("start_workflow")
+            or not operations[1].HasField("update_workflow")
+        ):
+            raise InvalidArgument("Operations have to be exactly [Start, Update].")
+        start, update = operations[0].start_workflow, operations[1].update_workflow
+        if update.workflow_execution.workflow_id != start.workflow_id:
+            raise InvalidArgument("WorkflowId is not consistent with previous operation(s).")
+        if update.workflow_execution.run_id:
+            raise InvalidArgument("RunId is not allowed in Update-with-Start.")
+        try:
+            self._validate_start(namespace, start)
+        except ServiceError as err:
+            raise MultiOperationFailed(0, err, 2) from err
+        require(update.request.meta.update_id, "UpdateId")
+        max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=20.0)
+        try:
+            started, updated = await update_with_start(self.engine, namespace, start, update, max_wait)
+        except ServiceError as err:
+            raise MultiOperationFailed(0, err, 2) from err
+        return wsr.ExecuteMultiOperationResponse(
+            responses=[
+                wsr.ExecuteMultiOperationResponse.Response(start_workflow=started),
+                wsr.ExecuteMultiOperationResponse.Response(update_workflow=updated),
+            ]
+        )
 
     async def RequestCancelWorkflowExecution(
         self, request: wsr.RequestCancelWorkflowExecutionRequest, context: GrpcContext

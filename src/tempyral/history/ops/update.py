@@ -22,8 +22,10 @@ from tempyral.errors import InvalidArgument, NotFound
 from tempyral.history.engine import CachedExecution, HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import WorkflowTaskInfo
+from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
 from tempyral.history.updates import ACCEPTED, ADMITTED, COMPLETED, PendingUpdate
+from tempyral.namespaces import Namespace
 
 
 async def update_workflow(
@@ -198,3 +200,29 @@ def only_rejections(messages: Iterable[protocol.Message]) -> bool:
 def has_admitted_updates(engine: HistoryEngine, entry: CachedExecution) -> bool:
     state = entry.state
     return bool(engine.updates.admitted((state.namespace_id, state.workflow_id, state.run_id)))
+
+
+async def update_with_start(
+    engine: HistoryEngine,
+    namespace: Namespace,
+    start: wsr.StartWorkflowExecutionRequest,
+    update: wsr.UpdateWorkflowExecutionRequest,
+    max_wait: float,
+) -> tuple[wsr.StartWorkflowExecutionResponse, wsr.UpdateWorkflowExecutionResponse]:
+    """Start the workflow (or, as its conflict policy allows, keep the running one) and update it. A new
+    run is created with the update already admitted, so its first workflow task carries it."""
+    update_id = update.request.meta.update_id
+    admitted: list[PendingUpdate] = []
+
+    def admit(ctx: ExecutionContext) -> None:
+        key = (ctx.state.namespace_id, ctx.state.workflow_id, ctx.state.run_id)
+        admitted.append(engine.updates.add(key, update_id, PendingUpdate(request=update.request)))
+
+    started = await start_workflow(engine, namespace, start, first_events=admit)
+    update.workflow_execution.run_id = started.run_id
+    if not admitted:
+        return started, await update_workflow(engine, namespace.id, update, max_wait)
+    pending = admitted[0]
+    await pending.wait_for(update.wait_policy.lifecycle_stage or COMPLETED, max_wait)
+    key = (namespace.id, start.workflow_id, started.run_id)
+    return started, _response(key, update_id, pending.stage, pending.outcome)
