@@ -26,6 +26,8 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 QUICK_WORKFLOWS = 8
 QUICK_CONCURRENCY = 4
 QUICK_WARMUP = 2
+QUICK_ENTITIES = 4
+QUICK_OPERATIONS = 16
 
 
 def _csv(value: str) -> list[str]:
@@ -36,12 +38,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--servers", type=_csv, default=list(SERVER_KINDS), help="temporal,tempyral")
     parser.add_argument("--scenarios", type=_csv, default=list(SCENARIOS), help=",".join(SCENARIOS))
-    parser.add_argument("--workflows", type=int, default=300, help="measured workflows per scenario")
-    parser.add_argument("--concurrency", type=int, default=100, help="max workflows in flight")
-    parser.add_argument("--warmup", type=int, default=10, help="unmeasured workflows run first")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds one workflow may take")
+    parser.add_argument("--workflows", type=int, default=300, help="measured workflows per workflow scenario")
     parser.add_argument(
-        "--budget", type=float, default=600.0, help="seconds after which a run starts no more workflows"
+        "--concurrency", type=int, default=100, help="max workflows (entity scenarios: operations) in flight"
+    )
+    parser.add_argument("--warmup", type=int, default=10, help="unmeasured workflows or operations run first")
+    parser.add_argument(
+        "--entities", type=int, default=20, help="long-running workflows of the entity scenarios"
+    )
+    parser.add_argument("--operations", type=int, default=300, help="measured operations per entity scenario")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds one workflow (or entity operation) may take"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=600.0,
+        help="seconds after which a run starts no more workflows or operations",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes for a smoke run")
     parser.add_argument("--json", type=Path, default=None, help="where to write JSON results")
@@ -55,8 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
     if args.quick:
         args.workflows, args.concurrency, args.warmup = QUICK_WORKFLOWS, QUICK_CONCURRENCY, QUICK_WARMUP
-    if args.workflows < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--workflows and --concurrency must be >= 1, --warmup >= 0")
+        args.entities, args.operations = QUICK_ENTITIES, QUICK_OPERATIONS
+    if min(args.workflows, args.concurrency, args.entities, args.operations) < 1 or args.warmup < 0:
+        parser.error("--workflows, --concurrency, --entities and --operations must be >= 1, --warmup >= 0")
     return args
 
 
@@ -65,6 +79,8 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
         workflows=args.workflows,
         concurrency=args.concurrency,
         warmup=args.warmup,
+        entities=args.entities,
+        operations=args.operations,
         workflow_timeout_s=args.timeout,
         max_concurrent_tasks=max(args.concurrency, 10),
         budget_s=args.budget,

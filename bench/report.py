@@ -15,7 +15,10 @@ from .runner import ScenarioResult
 
 @dataclass(frozen=True)
 class Metric:
-    """One table row: how to read the value and which direction is better (None: neither)."""
+    """One table row: how to read the value and which direction is better (None: neither).
+
+    `label` may name the measured unit as {unit} ("wf" or "op") or {units} ("workflows" or "operations").
+    """
 
     label: str
     value: Callable[[ScenarioResult], float]
@@ -24,23 +27,24 @@ class Metric:
 
 
 METRICS: list[Metric] = [
-    Metric("completed workflows", lambda r: r.completed, "{:.0f}", "higher"),
-    Metric("failed workflows", lambda r: r.failed, "{:.0f}", "lower"),
+    Metric("completed {units}", lambda r: r.completed, "{:.0f}", "higher"),
+    Metric("failed {units}", lambda r: r.failed, "{:.0f}", "lower"),
     Metric("not started (over --budget)", lambda r: r.not_started, "{:.0f}", "lower"),
     Metric("wall time (s)", lambda r: r.wall_s, "{:.2f}", "lower"),
-    Metric("throughput (wf/s)", lambda r: r.throughput_wf_s, "{:.1f}", "higher"),
+    Metric("throughput ({unit}/s)", lambda r: r.throughput_wf_s, "{:.1f}", "higher"),
     Metric("latency p50 (ms)", lambda r: r.latency_p50_ms, "{:.1f}", "lower"),
     Metric("latency p99 (ms)", lambda r: r.latency_p99_ms, "{:.1f}", "lower"),
     Metric("latency mean (ms)", lambda r: r.latency_mean_ms, "{:.1f}", "lower"),
-    Metric("server CPU per wf (ms)", lambda r: r.server_cpu_ms_per_wf, "{:.2f}", "lower"),
+    Metric("server CPU per {unit} (ms)", lambda r: r.server_cpu_ms_per_wf, "{:.2f}", "lower"),
     Metric("server CPU total (s)", lambda r: r.server_cpu_s, "{:.2f}", "lower"),
     Metric("server peak RSS (MB)", lambda r: r.server_peak_rss_mb, "{:.1f}", "lower"),
     Metric("server RSS before run (MB)", lambda r: r.server_rss_before_mb, "{:.1f}", "lower"),
     Metric("server startup (s)", lambda r: r.server_startup_s, "{:.2f}", "lower"),
-    Metric("bench client+worker CPU per wf (ms)", lambda r: r.bench_cpu_ms_per_wf, "{:.2f}", None),
+    Metric("bench client+worker CPU per {unit} (ms)", lambda r: r.bench_cpu_ms_per_wf, "{:.2f}", None),
 ]
 
 _RATIO_HEADER = "tempyral/temporal"
+_UNITS = {"wf": "workflows", "op": "operations"}
 
 
 def _ratio(results: dict[str, ScenarioResult], metric: Metric) -> str:
@@ -57,9 +61,11 @@ def format_table(scenario: str, results: dict[str, ScenarioResult], servers: Seq
     """One scenario's table: a column per server and, when both ran, the tempyral/temporal ratio."""
     both = "temporal" in results and "tempyral" in results
     header = ["metric", *servers, *([_RATIO_HEADER] if both else []), "better"]
+    first = next(iter(results.values()), None)
+    unit = first.unit if first else "wf"
     rows: list[list[str]] = []
     for metric in METRICS:
-        row = [metric.label]
+        row = [metric.label.format(unit=unit, units=_UNITS.get(unit, unit))]
         for server in servers:
             run = results.get(server)
             row.append("error" if run is None or run.error else metric.fmt.format(metric.value(run)))
@@ -74,8 +80,11 @@ def format_table(scenario: str, results: dict[str, ScenarioResult], servers: Seq
         rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
         return "  ".join([first, *rest]).rstrip()
 
-    first = next(iter(results.values()), None)
-    sizes = f"{first.workflows} workflows, concurrency {first.concurrency}" if first else ""
+    sizes = ""
+    if first and first.entities:
+        sizes = f"{first.workflows} operations on {first.entities} workflows, concurrency {first.concurrency}"
+    elif first:
+        sizes = f"{first.workflows} workflows, concurrency {first.concurrency}"
     out = [f"== {scenario} ({sizes})", line(header), line(["-" * w for w in widths])]
     out += [line(row) for row in rows]
     for server in servers:

@@ -2,6 +2,8 @@
 
 Each run gets its own server process on its own on-disk SQLite file, so runs never share state; the client
 and worker live in this process, and only the server's process tree is charged for server CPU and memory.
+A scenario's measured operation is either a whole workflow run or, for the entity scenarios, a signal round
+trip or a query against long-running workflows (bench/entities.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 from temporalio.client import Client
@@ -21,6 +23,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tempyral.testing.servers import ServerKind, ServerProcess
 
+from .entities import EntityWorkload
 from .monitor import ProcessTreeMonitor
 from .workloads import ALL_ACTIVITIES, ALL_WORKFLOWS, Scenario
 
@@ -32,6 +35,9 @@ class RunConfig:
     workflows: int
     concurrency: int
     warmup: int
+    # Entity scenarios: how many long-running workflows, and how many measured operations on them.
+    entities: int
+    operations: int
     workflow_timeout_s: float
     max_concurrent_tasks: int
     # Wall-clock budget of the measured batch: after it no new workflow starts, so a slow server still
@@ -41,7 +47,7 @@ class RunConfig:
 
 @dataclass
 class BatchOutcome:
-    """Raw per-workflow numbers of one batch of workflows."""
+    """Raw per-operation numbers of one batch of operations (workflow runs, signal round trips, ...)."""
 
     latencies_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -51,12 +57,18 @@ class BatchOutcome:
 
 @dataclass
 class ScenarioResult:
-    """The measurements of one scenario on one server; `error` is set if the run itself broke."""
+    """The measurements of one scenario on one server; `error` is set if the run itself broke.
+
+    `workflows`, `completed`, `failed` and the per-wf figures count measured operations: whole workflow runs
+    when `unit` is "wf", operations on `entities` long-running workflows when it is "op".
+    """
 
     server: str
     scenario: str
     workflows: int
     concurrency: int
+    unit: str = "wf"
+    entities: int = 0
     completed: int = 0
     failed: int = 0
     not_started: int = 0
@@ -87,42 +99,55 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[rank - 1]
 
 
-async def _start_and_wait(client: Client, scenario: Scenario, workflow_id: str, task_queue: str) -> Any:
-    handle = await client.start_workflow(scenario.workflow_type, id=workflow_id, task_queue=task_queue)
-    return await handle.result()
+class Workload(Protocol):
+    """How a scenario makes one measured operation; at most `lanes` operations are in flight at once."""
+
+    lanes: int
+
+    async def operate(self, tag: str, index: int, lane: int, turn: int) -> None:
+        """Operation `index` of the batch tagged `tag`: the `turn`-th one of lane `lane`; raises if wrong."""
+        ...
+
+
+class WorkflowRuns:
+    """One operation is one workflow of the scenario's type, timed from its start to its result."""
+
+    def __init__(self, client: Client, scenario: Scenario, task_queue: str, lanes: int) -> None:
+        self.lanes = lanes
+        self._client = client
+        self._scenario = scenario
+        self._task_queue = task_queue
+
+    async def operate(self, tag: str, index: int, lane: int, turn: int) -> None:
+        handle = await self._client.start_workflow(
+            self._scenario.workflow_type, id=f"{tag}-{index}", task_queue=self._task_queue
+        )
+        result = await handle.result()
+        if result != self._scenario.expected_result:
+            raise ValueError(f"unexpected result {result!r}")
 
 
 async def _run_batch(
-    client: Client,
-    scenario: Scenario,
-    task_queue: str,
-    count: int,
-    config: RunConfig,
-    tag: str,
-    budget_s: float | None = None,
+    workload: Workload, count: int, config: RunConfig, tag: str, budget_s: float | None = None
 ) -> BatchOutcome:
-    """Runs `count` workflows with at most `config.concurrency` in flight, each timed start to result."""
+    """Runs `count` operations with at most `workload.lanes` in flight, each timed on its own."""
     outcome = BatchOutcome()
     indices = iter(range(count))
     last_result = 0.0
     deadline = None if budget_s is None else time.perf_counter() + budget_s
 
-    async def lane() -> None:
+    async def lane(number: int) -> None:
         nonlocal last_result
-        # Lanes share one iterator, so each free lane takes the next workflow: a closed-loop load.
-        for index in indices:
+        # Lanes share one iterator, so each free lane takes the next operation: a closed-loop load.
+        for turn, index in enumerate(indices):
             began = time.perf_counter()
             if deadline is not None and began > deadline:
                 outcome.not_started += 1
                 continue
             try:
-                # The timeout covers the start call too, so a server that stops answering cannot hang us.
-                result = await asyncio.wait_for(
-                    _start_and_wait(client, scenario, f"{tag}-{index}", task_queue),
-                    config.workflow_timeout_s,
-                )
-                if result != scenario.expected_result:
-                    raise ValueError(f"unexpected result {result!r}")
+                # The timeout covers every call of the operation, so a server that stops answering cannot
+                # hang us.
+                await asyncio.wait_for(workload.operate(tag, index, number, turn), config.workflow_timeout_s)
             except Exception as exc:
                 outcome.errors.append(f"{tag}-{index}: {exc!r}")
                 continue
@@ -131,7 +156,7 @@ async def _run_batch(
             last_result = max(last_result, ended)
 
     first_start = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(max(1, min(config.concurrency, count)))))
+    await asyncio.gather(*(lane(number) for number in range(max(1, min(workload.lanes, count)))))
     outcome.wall_s = (last_result or time.perf_counter()) - first_start
     return outcome
 
@@ -152,8 +177,15 @@ def _summarise(result: ScenarioResult, outcome: BatchOutcome) -> None:
 
 async def run_scenario(kind: ServerKind, scenario: Scenario, config: RunConfig) -> ScenarioResult:
     """Starts a fresh server on a temporary SQLite file, warms up, measures, and kills the server."""
+    on_entities = scenario.on_entities
     result = ScenarioResult(
-        server=kind, scenario=scenario.name, workflows=config.workflows, concurrency=config.concurrency
+        server=kind,
+        scenario=scenario.name,
+        workflows=config.operations if on_entities else config.workflows,
+        # Entity scenarios run one lane per entity at most: an entity takes one operation at a time.
+        concurrency=min(config.concurrency, config.entities) if on_entities else config.concurrency,
+        unit=scenario.unit,
+        entities=config.entities if on_entities else 0,
     )
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
         # Database and log both live in the temporary folder, so nothing outlives the run.
@@ -189,20 +221,39 @@ async def _measure(
         # import nothing that needs isolating.
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
+    workload: Workload
+    entities: EntityWorkload | None = None
+    if scenario.on_entities:
+        entities = EntityWorkload(
+            client,
+            scenario,
+            task_queue,
+            config.entities,
+            config.concurrency,
+            config.workflow_timeout_s,
+            f"{scenario.name}-{run_id}",
+        )
+        workload = entities
+    else:
+        workload = WorkflowRuns(client, scenario, task_queue, config.concurrency)
     async with worker:
+        if entities is not None:
+            # Not measured: starting the entities is the scenario's fixture, not its operation.
+            await entities.setup()
         if config.warmup:
-            warm = await _run_batch(client, scenario, task_queue, config.warmup, config, f"warm-{run_id}")
+            warm = await _run_batch(workload, config.warmup, config, f"warm-{run_id}")
             if warm.errors:
                 raise RuntimeError(f"warm-up failed: {warm.errors[0]}")
         this_process = psutil.Process()
         bench_cpu_before = sum(this_process.cpu_times()[:2])
         monitor = ProcessTreeMonitor(server.pid).start()
-        outcome = await _run_batch(
-            client, scenario, task_queue, config.workflows, config, f"wf-{run_id}", config.budget_s
-        )
+        outcome = await _run_batch(workload, result.workflows, config, f"wf-{run_id}", config.budget_s)
         usage = monitor.stop()
         bench_cpu = sum(this_process.cpu_times()[:2]) - bench_cpu_before
-    _summarise(result, outcome)
+        _summarise(result, outcome)
+        if entities is not None:
+            # After the measurement: a lost or duplicated signal fails the whole run.
+            await entities.teardown()
     per_wf = 1000.0 / max(1, result.completed)
     result.server_cpu_s = usage.cpu_seconds
     result.server_cpu_ms_per_wf = usage.cpu_seconds * per_wf

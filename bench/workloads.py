@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from temporalio import activity, workflow
 
@@ -54,25 +55,72 @@ class TimerWorkflow:
         return "done"
 
 
+@workflow.defn
+class EntityWorkflow:
+    """A long-running "entity": counts `bump` signals, answers `applied` queries, returns on `finish`.
+
+    It has no timers or activities, so between signals it is idle, cached on the worker's sticky queue.
+    """
+
+    def __init__(self) -> None:
+        self._applied = 0
+        self._finished = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self._finished)
+        return self._applied
+
+    @workflow.signal
+    def bump(self) -> None:
+        self._applied += 1
+
+    @workflow.signal
+    def finish(self) -> None:
+        self._finished = True
+
+    @workflow.query
+    def applied(self) -> int:
+        return self._applied
+
+
+# How one measured operation is made: "run_workflow" starts a workflow and awaits its result; the entity
+# kinds act on long-running EntityWorkflows started before the measurement (see bench/entities.py).
+OperationKind = Literal["run_workflow", "signal_roundtrip", "query"]
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """One benchmark workload: the workflow to start and the result it must return."""
+    """One benchmark workload: the workflow it runs, how an operation uses it, and the expected result."""
 
     name: str
     workflow: type
-    expected_result: object
+    expected_result: object = None
+    operation: OperationKind = "run_workflow"
 
     @property
     def workflow_type(self) -> str:
         # `@workflow.defn` without a name registers the class name as the workflow type.
         return self.workflow.__name__
 
+    @property
+    def on_entities(self) -> bool:
+        return self.operation != "run_workflow"
+
+    @property
+    def unit(self) -> str:
+        """Short name of what one measured operation is, for table labels."""
+        return "op" if self.on_entities else "wf"
+
 
 SCENARIOS: dict[str, Scenario] = {
     "one_activity": Scenario("one_activity", OneActivityWorkflow, 1),
     "ten_activities": Scenario("ten_activities", TenActivitiesWorkflow, 10),
     "timer": Scenario("timer", TimerWorkflow, "done"),
+    "signal_roundtrip": Scenario("signal_roundtrip", EntityWorkflow, operation="signal_roundtrip"),
+    "query": Scenario("query", EntityWorkflow, operation="query"),
 }
 
-ALL_WORKFLOWS: list[type] = [scenario.workflow for scenario in SCENARIOS.values()]
+# Two scenarios share EntityWorkflow; a worker refuses the same workflow type registered twice.
+ALL_WORKFLOWS: list[type] = list(dict.fromkeys(scenario.workflow for scenario in SCENARIOS.values()))
 ALL_ACTIVITIES = [trivial_activity]

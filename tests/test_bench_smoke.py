@@ -31,6 +31,7 @@ def test_quick_bench_runs_every_scenario(server: str, tmp_path: Path) -> None:
     assert [r["scenario"] for r in results] == list(SCENARIOS)
     for result in results:
         assert result["server"] == server
+        assert result["unit"] == SCENARIOS[result["scenario"]].unit
         assert result["error"] is None
         assert result["failed"] == 0
         assert result["completed"] == result["workflows"] > 0
@@ -38,11 +39,18 @@ def test_quick_bench_runs_every_scenario(server: str, tmp_path: Path) -> None:
         assert 0 < result["latency_p50_ms"] <= result["latency_p99_ms"] <= result["latency_max_ms"]
         assert result["server_cpu_s"] > 0
         assert result["server_peak_rss_mb"] >= result["server_rss_before_mb"] > 0
+    by_name = {r["scenario"]: r for r in results}
     # The timer scenario sleeps one durable second, so no workflow of it can finish sooner.
-    assert results[-1]["latency_p50_ms"] >= 1000
+    assert by_name["timer"]["latency_p50_ms"] >= 1000
+    # Entity scenarios measure operations on --quick's 4 long-running workflows, one lane per workflow.
+    for name in ("signal_roundtrip", "query"):
+        assert by_name[name]["unit"] == "op"
+        assert by_name[name]["entities"] == by_name[name]["concurrency"] == 4
     for scenario in SCENARIOS:
         assert f"== {scenario} " in run.stdout
     assert "throughput (wf/s)" in run.stdout
+    assert "throughput (op/s)" in run.stdout
+    assert "== query (16 operations on 4 workflows, concurrency 4)" in run.stdout
 
 
 def _result(server: str, throughput: float, p50: float) -> ScenarioResult:
@@ -64,6 +72,17 @@ def test_table_shows_tempyral_over_temporal_ratio() -> None:
     assert "tempyral/temporal" in table
     assert rows["throughput (wf/s)"][-3:] == ["10.0", "0.50x", "higher"]
     assert rows["latency p50 (ms)"][-3:] == ["300.0", "3.00x", "lower"]
+
+
+def test_entity_table_counts_operations() -> None:
+    result = ScenarioResult(
+        server="temporal", scenario="query", workflows=300, concurrency=20, unit="op", entities=20
+    )
+    table = format_table("query", {"temporal": result}, ["temporal"])
+    assert table.splitlines()[0] == "== query (300 operations on 20 workflows, concurrency 20)"
+    assert "completed operations" in table
+    assert "server CPU per op (ms)" in table
+    assert "workflows " not in table.split("\n", 1)[1]
 
 
 def test_percentile_is_nearest_rank() -> None:
