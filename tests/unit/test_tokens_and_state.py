@@ -8,7 +8,9 @@ from tempyral.errors import InvalidArgument
 from tempyral.history import state_codec
 from tempyral.history.mutable_state import (
     ActivityInfo,
+    ChildInfo,
     ExecutionState,
+    ParentInfo,
     RetryPolicy,
     TimerInfo,
     WorkflowTaskInfo,
@@ -59,5 +61,12 @@ def test_execution_state_round_trip() -> None:
         timers={"t": TimerInfo(timer_id="t", started_event_id=6, fire_at=9.0)},
         buffered_events=[b"\x08\x01"],
         signal_request_ids=["r1"],
+        retry_policy=RetryPolicy(maximum_attempts=3),
+        children={
+            7: ChildInfo(initiated_event_id=7, workflow_id="c", workflow_type="C", parent_close_policy=1)
+        },
+        parent=ParentInfo(namespace_id="ns", workflow_id="p", run_id="pr", initiated_event_id=5),
+        accepted_updates={"u1": 9},
+        completed_updates={"u1": 10},
     )
     assert state_codec.loads(ExecutionState, state_codec.dumps(state)) == state
