@@ -67,6 +67,10 @@ class FailedPrecondition(ServiceError):
     code = "FAILED_PRECONDITION"
 
 
+class PermissionDenied(ServiceError):
+    code = "PERMISSION_DENIED"
+
+
 class ResourceExhausted(ServiceError):
     code = "RESOURCE_EXHAUSTED"
 

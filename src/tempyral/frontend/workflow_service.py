@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.durations import checked_seconds
-from tempyral.errors import InvalidArgument, MultiOperationFailed, ServiceError
+from tempyral.errors import InvalidArgument, MultiOperationFailed, PermissionDenied, ServiceError
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
 from tempyral.frontend.validation import (
@@ -28,6 +29,11 @@ from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.ops.update import poll_update, update_with_start, update_workflow
 from tempyral.history.retry import activity_retry_policy
 from tempyral.namespaces import Namespace
+
+_ADMITTED = UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
+_ASYNC_ADMITTED_UNSUPPORTED = (
+    "UpdateWorkflowExecution issued asynchronously and waiting on update admitted is not supported."
+)
 
 
 class WorkflowService:
@@ -160,8 +166,14 @@ class WorkflowService:
         namespace = self.deps.namespaces.get(request.namespace)
         require(request.workflow_execution.workflow_id, "WorkflowId")
         check_run_id(request.workflow_execution.run_id)
-        require(request.request.meta.update_id, "UpdateId")
-        require(request.request.input.name, "Update name")
+        if not request.request.HasField("meta"):
+            raise InvalidArgument("Update meta is not set on request.")
+        if not request.request.input.name:
+            raise InvalidArgument("Update name is not set on request.")
+        if request.wait_policy.lifecycle_stage == _ADMITTED:
+            raise PermissionDenied(_ASYNC_ADMITTED_UNSUPPORTED)
+        if not request.request.meta.update_id:
+            request.request.meta.update_id = str(uuid.uuid4())
         check_blob_size(request.request.input.args, self.deps.dynamic)
         max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=20.0)
         return await update_workflow(self.engine, namespace.id, request, max_wait)
@@ -172,7 +184,6 @@ class WorkflowService:
         namespace = self.deps.namespaces.get(request.namespace)
         require(request.update_ref.workflow_execution.workflow_id, "WorkflowId")
         check_run_id(request.update_ref.workflow_execution.run_id)
-        require(request.update_ref.update_id, "UpdateId")
         max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=20.0)
         return await poll_update(self.engine, namespace.id, request, max_wait)
 

@@ -251,6 +251,8 @@ class HistoryEngine:
         self._committed(entry, context, writes[0])
         for effect in context.after_commit:
             effect()
+        if context.closed:
+            self.updates.close_run((state.namespace_id, state.workflow_id, state.run_id))
         if next_run is not None:
             new_state = next_run.state
             new_entry = CachedExecution(state=new_state, events=[])

@@ -10,12 +10,26 @@ import asyncio
 from dataclasses import dataclass, field
 
 from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage as Stage
+from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.update.v1 import message_pb2 as update_pb
+
+from tempyral.errors import NotFound, ServiceError
 
 ExecutionKey = tuple[str, str, str]
 ADMITTED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
 ACCEPTED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
 COMPLETED = Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+
+# The outcome of an accepted update whose workflow closed first, as the real server words it.
+CLOSED_BEFORE_COMPLETION = update_pb.Outcome(
+    failure=failure_pb.Failure(
+        message="Workflow Update failed because the Workflow completed before the Update completed.",
+        source="Server",
+        application_failure_info=failure_pb.ApplicationFailureInfo(
+            type="AcceptedUpdateCompletedWorkflow", non_retryable=True
+        ),
+    )
+)
 
 
 @dataclass
@@ -23,6 +37,8 @@ class PendingUpdate:
     request: update_pb.Request
     stage: int = ADMITTED
     outcome: update_pb.Outcome | None = None
+    # Set when the run closed before the workflow accepted the update: the caller gets this error.
+    aborted: ServiceError | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def advance(self, stage: int, outcome: update_pb.Outcome | None = None) -> None:
@@ -40,6 +56,8 @@ class PendingUpdate:
                 await asyncio.wait_for(self.changed.wait(), remaining)
             except TimeoutError:
                 return
+            if self.aborted is not None:
+                raise self.aborted
 
 
 class UpdateRegistry:
@@ -55,6 +73,15 @@ class UpdateRegistry:
     def admitted(self, key: ExecutionKey) -> list[PendingUpdate]:
         """Updates the workflow has not accepted or rejected yet, in arrival order."""
         return [update for update in self._runs.get(key, {}).values() if update.stage == ADMITTED]
+
+    def close_run(self, key: ExecutionKey) -> None:
+        """The run closed: updates it accepted fail, updates it never saw are aborted."""
+        for pending in self._runs.pop(key, {}).values():
+            if pending.stage == ACCEPTED:
+                pending.advance(COMPLETED, CLOSED_BEFORE_COMPLETION)
+            elif pending.stage == ADMITTED:
+                pending.aborted = NotFound("workflow update was aborted by closing workflow")
+                pending.changed.set()
 
     def discard(self, key: ExecutionKey, update_id: str) -> None:
         run = self._runs.get(key)

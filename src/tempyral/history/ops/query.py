@@ -25,6 +25,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.errors import InvalidArgument, NotFound, ServiceError
 from tempyral.history.engine import CachedExecution, HistoryEngine
+from tempyral.history.mutable_state import ExecutionState
 from tempyral.history.ops.workflow_task import frame_events
 from tempyral.matching.task_queue import TaskRef
 from tempyral.tokens import TaskToken
@@ -35,15 +36,6 @@ _RECHECK_SECONDS = 0.2
 
 class QueryFailed(ServiceError):
     code = "INVALID_ARGUMENT"
-
-
-class WorkflowNotReady(ServiceError):
-    code = "FAILED_PRECONDITION"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "workflow execution is not ready to be queried yet", details.WorkflowNotReadyFailure()
-        )
 
 
 class QueryTimedOut(ServiceError):
@@ -96,9 +88,10 @@ async def query_workflow(
         return wsr.QueryWorkflowResponse(
             query_rejected=query_pb.QueryRejected(status=state.status)  # type: ignore[arg-type]
         )
-    if state.running and not state.last_completed_workflow_task_event_id and state.workflow_task is None:
-        raise WorkflowNotReady()
-    while state.running and state.workflow_task is not None:
+    # A run still waiting for its first task (start delay, continue-as-new backoff) is waited for too.
+    while state.running and (
+        state.workflow_task is not None or not state.last_completed_workflow_task_event_id
+    ):
         if loop.time() >= deadline:
             raise QueryTimedOut("query timed out before a worker could answer it")
         entry = await engine.wait_for_events(
@@ -124,6 +117,10 @@ async def query_workflow(
         failure = answer.failure if answer.HasField("failure") else None
         raise QueryFailed(answer.error_message, details.QueryFailedFailure(failure=failure))
     return wsr.QueryWorkflowResponse(query_result=answer.query_result)
+
+
+def _task_pending_or_first_to_come(state: ExecutionState) -> bool:
+    return state.workflow_task is not None or not state.last_completed_workflow_task_event_id
 
 
 def _query_task_queue(engine: HistoryEngine, entry: CachedExecution) -> str:

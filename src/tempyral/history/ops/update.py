@@ -24,7 +24,7 @@ from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import WorkflowTaskInfo
 from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
-from tempyral.history.updates import ACCEPTED, ADMITTED, COMPLETED, PendingUpdate
+from tempyral.history.updates import ACCEPTED, ADMITTED, CLOSED_BEFORE_COMPLETION, COMPLETED, PendingUpdate
 from tempyral.namespaces import Namespace
 
 
@@ -37,11 +37,15 @@ async def update_workflow(
     key = (namespace_id, execution.workflow_id, run_id)
     async with engine.update_execution(*key) as ctx:
         state = ctx.state
+        if request.first_execution_run_id and request.first_execution_run_id != state.first_run_id:
+            raise NotFound("workflow execution not found")
         if update_id in state.completed_updates:
             return _response(
                 key, update_id, COMPLETED, _recorded_outcome(ctx.history, state.completed_updates[update_id])
             )
         if not state.running:
+            if update_id in state.accepted_updates:
+                return _response(key, update_id, COMPLETED, CLOSED_BEFORE_COMPLETION)
             raise NotFound("workflow execution already completed")
         pending = _pending(engine, key, update_id, state.accepted_updates, request.request)
         if pending.stage == ADMITTED and state.workflow_task is None:
@@ -66,12 +70,19 @@ async def poll_update(
             stage=COMPLETED,
             update_ref=_ref(key, update_id),  # type: ignore[arg-type]
         )
+    if update_id in entry.state.accepted_updates and not entry.state.running:
+        return wsr.PollWorkflowExecutionUpdateResponse(
+            outcome=CLOSED_BEFORE_COMPLETION,
+            stage=COMPLETED,
+            update_ref=_ref(key, update_id),  # type: ignore[arg-type]
+        )
     pending = engine.updates.get(key, update_id)
     if pending is None and update_id in entry.state.accepted_updates and entry.state.running:
         pending = _pending(engine, key, update_id, entry.state.accepted_updates, update_pb.Request())
     if pending is None:
-        raise NotFound(f"update {update_id} not found")
-    await pending.wait_for(request.wait_policy.lifecycle_stage or COMPLETED, max_wait)
+        raise NotFound(f'update "{update_id}" not found')
+    # Unspecified (or admitted) means "tell me where it is now".
+    await pending.wait_for(request.wait_policy.lifecycle_stage or ADMITTED, max_wait)
     return wsr.PollWorkflowExecutionUpdateResponse(
         outcome=pending.outcome,
         stage=pending.stage,  # type: ignore[arg-type]

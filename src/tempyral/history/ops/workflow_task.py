@@ -222,8 +222,10 @@ async def complete_workflow_task(
                 apply_message(engine, ctx, message)
             _finish_task(ctx, task)
             _remember_sticky(state, request)
-            # The worker must forget the task's events, which were never written.
-            return wsr.RespondWorkflowTaskCompletedResponse(reset_history_event_id=state.next_event_id - 1)
+            # The worker must forget what it saw since its last completed task.
+            return wsr.RespondWorkflowTaskCompletedResponse(
+                reset_history_event_id=state.previous_started_event_id
+            )
         if command_error is not None and command_error.fatal:
             failure = failure_pb.Failure(
                 message=command_error.message, server_failure_info=failure_pb.ServerFailureInfo()
@@ -328,9 +330,16 @@ def _undelivered_updates(
 def _nothing_to_record(
     task: WorkflowTaskInfo, request: wsr.RespondWorkflowTaskCompletedRequest, state: ExecutionState
 ) -> bool:
-    """A speculative task that changed nothing: only rejections, no commands, no new events waiting."""
+    """A speculative task that changed nothing: only rejections, no commands, no new events waiting.
+
+    If the previous task's commands wrote events after its WORKFLOW_TASK_COMPLETED, the worker must also
+    be able to drop those from its view (the discard capability), or the task is kept, as the real
+    server does."""
+    events_after_last_task = state.next_event_id - 1 > state.last_completed_workflow_task_event_id
+    can_discard = request.capabilities.discard_speculative_workflow_task_with_events
     return (
         task.speculative
+        and (can_discard or not events_after_last_task)
         and all(command.command_type == CT.COMMAND_TYPE_PROTOCOL_MESSAGE for command in request.commands)
         and only_rejections(request.messages)
         and not state.buffered_events
