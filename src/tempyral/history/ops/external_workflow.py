@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
+from google.protobuf.message import Message
 from temporalio.api.command.v1 import message_pb2 as command_pb
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import CancelExternalWorkflowExecutionFailedCause as CancelCause
@@ -88,34 +89,35 @@ async def deliver_signal(engine: HistoryEngine, ref: TaskRef, initiated_event_id
     copy_present(initiated, request, "input", "header")
     sender = common.WorkflowExecution(workflow_id=ref.workflow_id, run_id=ref.run_id)
     delivered = await _deliver(signal_workflow(engine, ref.namespace_id, request, external=sender))
-    async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
-        ctx.delete_task(f"signal_external/{initiated_event_id}")
-        if not ctx.state.running:
-            return
-        if delivered:
-            ctx.append_or_buffer(
-                ET.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
-                history.ExternalWorkflowExecutionSignaledEventAttributes(
-                    initiated_event_id=initiated_event_id,
-                    namespace=initiated.namespace,
-                    namespace_id=initiated.namespace_id,
-                    workflow_execution=target,
-                    control=initiated.control,
-                ),
-            )
-        else:
-            ctx.append_or_buffer(
-                ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-                history.SignalExternalWorkflowExecutionFailedEventAttributes(
-                    cause=_SIGNAL_TARGET_NOT_FOUND,
-                    namespace=initiated.namespace,
-                    namespace_id=initiated.namespace_id,
-                    workflow_execution=target,
-                    initiated_event_id=initiated_event_id,
-                    control=initiated.control,
-                ),
-            )
-        request_workflow_task(engine, ctx)
+    if delivered:
+        await _record(
+            engine,
+            ref,
+            f"signal_external/{initiated_event_id}",
+            ET.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+            history.ExternalWorkflowExecutionSignaledEventAttributes(
+                initiated_event_id=initiated_event_id,
+                namespace=initiated.namespace,
+                namespace_id=initiated.namespace_id,
+                workflow_execution=target,
+                control=initiated.control,
+            ),
+        )
+    else:
+        await _record(
+            engine,
+            ref,
+            f"signal_external/{initiated_event_id}",
+            ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+            history.SignalExternalWorkflowExecutionFailedEventAttributes(
+                cause=_SIGNAL_TARGET_NOT_FOUND,
+                namespace=initiated.namespace,
+                namespace_id=initiated.namespace_id,
+                workflow_execution=target,
+                initiated_event_id=initiated_event_id,
+                control=initiated.control,
+            ),
+        )
 
 
 async def deliver_cancel(engine: HistoryEngine, ref: TaskRef, initiated_event_id: int) -> None:
@@ -135,33 +137,45 @@ async def deliver_cancel(engine: HistoryEngine, ref: TaskRef, initiated_event_id
             external=(initiated_event_id, sender),
         )
     )
+    if delivered:
+        await _record(
+            engine,
+            ref,
+            f"cancel_external/{initiated_event_id}",
+            ET.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
+            history.ExternalWorkflowExecutionCancelRequestedEventAttributes(
+                initiated_event_id=initiated_event_id,
+                namespace=initiated.namespace,
+                namespace_id=initiated.namespace_id,
+                workflow_execution=target,
+            ),
+        )
+    else:
+        await _record(
+            engine,
+            ref,
+            f"cancel_external/{initiated_event_id}",
+            ET.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+            history.RequestCancelExternalWorkflowExecutionFailedEventAttributes(
+                cause=_CANCEL_TARGET_NOT_FOUND,
+                namespace=initiated.namespace,
+                namespace_id=initiated.namespace_id,
+                workflow_execution=target,
+                initiated_event_id=initiated_event_id,
+                control=initiated.control,
+            ),
+        )
+
+
+async def _record(
+    engine: HistoryEngine, ref: TaskRef, row_key: str, event_type: int, attributes: Message
+) -> None:
+    """Record a delivery's outcome in the sending run (if still open), done with its outbox row."""
     async with engine.update_execution(ref.namespace_id, ref.workflow_id, ref.run_id) as ctx:
-        ctx.delete_task(f"cancel_external/{initiated_event_id}")
-        if not ctx.state.running:
-            return
-        if delivered:
-            ctx.append_or_buffer(
-                ET.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
-                history.ExternalWorkflowExecutionCancelRequestedEventAttributes(
-                    initiated_event_id=initiated_event_id,
-                    namespace=initiated.namespace,
-                    namespace_id=initiated.namespace_id,
-                    workflow_execution=target,
-                ),
-            )
-        else:
-            ctx.append_or_buffer(
-                ET.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
-                history.RequestCancelExternalWorkflowExecutionFailedEventAttributes(
-                    cause=_CANCEL_TARGET_NOT_FOUND,
-                    namespace=initiated.namespace,
-                    namespace_id=initiated.namespace_id,
-                    workflow_execution=target,
-                    initiated_event_id=initiated_event_id,
-                    control=initiated.control,
-                ),
-            )
-        request_workflow_task(engine, ctx)
+        ctx.delete_task(row_key)
+        if ctx.state.running:
+            ctx.append_or_buffer(event_type, attributes)
+            request_workflow_task(engine, ctx)
 
 
 async def _initiated(engine: HistoryEngine, ref: TaskRef, initiated_event_id: int) -> history.HistoryEvent:
