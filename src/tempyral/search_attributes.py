@@ -48,9 +48,19 @@ class SearchAttributeRegistry:
             custom[name] = value_type
         return cls(custom)
 
+    def custom_types(self) -> dict[str, str]:
+        """Custom attributes by name, with their type names (KeywordList, Datetime, ...)."""
+        return {name: type_name(value_type) for name, value_type in self.custom.items()}
+
     def check(self, namespace_name: str, attributes: common.SearchAttributes) -> None:
         for name in attributes.indexed_fields:
             if name not in self.custom and name not in SETTABLE_SYSTEM_ATTRIBUTES:
                 raise InvalidArgument(
                     f"Namespace {namespace_name} has no mapping defined for search attribute {name}"
                 )
+
+
+def type_name(value_type: int) -> str:
+    """Keyword, Text, Int, ... as the list-filter translator and GetSearchAttributes name them."""
+    name = IndexedValueType.Name(value_type)  # type: ignore[arg-type]
+    return name.removeprefix("INDEXED_VALUE_TYPE_").title().replace("_", "")

@@ -432,6 +432,7 @@ def _upsert_search_attributes(
         else:
             merged.indexed_fields[name].CopyFrom(value)
     ctx.state.search_attributes = merged.SerializeToString()
+    ctx.visibility_changed = True
 
 
 _EXTERNAL_COMMANDS = {
@@ -561,6 +562,7 @@ def _modify_properties(
         else:
             memo.fields[name].CopyFrom(value)
     ctx.state.memo = memo.SerializeToString()
+    ctx.visibility_changed = True
 
 
 def _is_null(payload: common.Payload) -> bool:

@@ -24,6 +24,7 @@ from tempyral.matching.task_queue import TaskRef
 from tempyral.namespaces import NamespaceRegistry
 from tempyral.persistence.records import ExecutionWrite, TaskRow
 from tempyral.persistence.sqlite.store import SqliteStore
+from tempyral.visibility.records import visibility_row
 
 log = logging.getLogger(__name__)
 
@@ -332,4 +333,10 @@ def _write_of(context: ExecutionContext) -> ExecutionWrite:
         delete_task_keys=sorted(context.delete_task_keys),
         delete_all_tasks=context.closed,
         make_current=context.make_current,
+        # Started, closed or re-tagged: lists must show it as it now is, from this same transaction.
+        visibility=visibility_row(state) if _listing_changed(context) else None,
     )
+
+
+def _listing_changed(context: ExecutionContext) -> bool:
+    return context.make_current or context.closed or context.visibility_changed

@@ -90,6 +90,8 @@ class ExecutionContext:
     closed: bool = False
     # The next run of this workflow id (continue-as-new, retry, cron), committed in the same transaction.
     next_run: ExecutionContext | None = None
+    # Search attributes or memo changed: the run's visibility row must be rewritten.
+    visibility_changed: bool = False
     # In-memory effects that may happen only once the change is durable (waking update callers).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     # False until something changes: read-only operations commit nothing.

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tempyral.visibility.records import VisibilityRow
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class ExecutionWrite:
     delete_all_tasks: bool = False
     # Point the workflow id at this run (a new run started).
     make_current: bool = False
+    # The run's visibility row, when what lists show of it changed.
+    visibility: VisibilityRow | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import astuple
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -193,6 +194,10 @@ class SqliteStore:
             conn.execute("DELETE FROM history_events WHERE run_id=?", (run_id,))
             conn.execute("DELETE FROM tasks WHERE run_id=?", (run_id,))
             conn.execute(
+                "DELETE FROM visibility WHERE namespace_id=? AND workflow_id=? AND run_id=?",
+                (namespace_id, workflow_id, run_id),
+            )
+            conn.execute(
                 "DELETE FROM current_executions WHERE namespace_id=? AND workflow_id=? AND run_id=?",
                 (namespace_id, workflow_id, run_id),
             )
@@ -212,6 +217,36 @@ class SqliteStore:
                 "SELECT namespace_id, workflow_id, run_id, task_key, task_queue, fire_at FROM tasks"
             ).fetchall()
             return [TaskRow(*row) for row in rows]
+
+        return await self._submit(read)
+
+    # -- visibility -----------------------------------------------------------------------------------
+
+    async def list_visibility(
+        self, namespace_id: str, where: str, params: list[object], order_by: str, limit: int, offset: int
+    ) -> list[tuple[Any, ...]]:
+        """Visibility rows matching a WHERE clause built by visibility.query (never from raw input)."""
+
+        def read(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            sql = (
+                f"SELECT * FROM visibility WHERE namespace_id=? AND ({where}) "
+                f"ORDER BY {order_by} LIMIT ? OFFSET ?"
+            )
+            return conn.execute(sql, [namespace_id, *params, limit, offset]).fetchall()
+
+        return await self._submit(read)
+
+    async def count_visibility(
+        self, namespace_id: str, where: str, params: list[object], group_by_status: bool
+    ) -> list[tuple[int, int]]:
+        """(status, count) per status when grouping, else [(0, total)]."""
+
+        def read(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            selected = "status, COUNT(*)" if group_by_status else "0, COUNT(*)"
+            sql = f"SELECT {selected} FROM visibility WHERE namespace_id=? AND ({where})"
+            if group_by_status:
+                sql += " GROUP BY status"
+            return [(int(a), int(b)) for a, b in conn.execute(sql, [namespace_id, *params]).fetchall()]
 
         return await self._submit(read)
 
@@ -261,6 +296,9 @@ def _write_execution(conn: sqlite3.Connection, write: ExecutionWrite) -> None:
                 for t in write.upsert_tasks
             ],
         )
+    if write.visibility is not None:
+        row = astuple(write.visibility)
+        conn.execute(f"INSERT OR REPLACE INTO visibility VALUES ({', '.join('?' * len(row))})", row)
     if write.make_current:
         conn.execute(
             "INSERT OR REPLACE INTO current_executions (namespace_id, workflow_id, run_id) VALUES (?, ?, ?)",
