@@ -31,7 +31,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "91_system_info/notes/get_system_info/ok/capabilities/server_scaled_deployments": _NOT_IMPLEMENTED,
     "91_system_info/notes/get_system_info/ok/capabilities/internal_error_differentiation": _NOT_IMPLEMENTED,
     "91_system_info/notes/get_system_info/ok/capabilities/eager_workflow_start": _NOT_IMPLEMENTED,
-    "91_system_info/notes/get_system_info/ok/capabilities/count_group_by_execution_status": _NOT_IMPLEMENTED,
 }
 
 

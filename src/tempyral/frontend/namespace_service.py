@@ -43,6 +43,7 @@ class NamespaceService:
             sdk_metadata=True,
             signal_and_query_header=True,
             upsert_memo=True,
+            count_group_by_execution_status=True,
             encoded_failure_attributes=True,
             activity_failure_include_heartbeat=True,
         )

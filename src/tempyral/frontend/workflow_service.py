@@ -29,6 +29,7 @@ from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.ops.update import poll_update, update_with_start, update_workflow
 from tempyral.history.retry import activity_retry_policy
 from tempyral.namespaces import Namespace
+from tempyral.visibility.listing import count_workflows, list_workflows
 
 _ADMITTED = UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
 _ASYNC_ADMITTED_UNSUPPORTED = (
@@ -53,6 +54,9 @@ class WorkflowService:
             "UpdateWorkflowExecution": self.UpdateWorkflowExecution,
             "PollWorkflowExecutionUpdate": self.PollWorkflowExecutionUpdate,
             "ExecuteMultiOperation": self.ExecuteMultiOperation,
+            "ListWorkflowExecutions": self.ListWorkflowExecutions,
+            "ScanWorkflowExecutions": self.ScanWorkflowExecutions,
+            "CountWorkflowExecutions": self.CountWorkflowExecutions,
             "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
             "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
             "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
@@ -220,6 +224,36 @@ class WorkflowService:
                 wsr.ExecuteMultiOperationResponse.Response(update_workflow=updated),
             ]
         )
+
+    async def ListWorkflowExecutions(
+        self, request: wsr.ListWorkflowExecutionsRequest, context: GrpcContext
+    ) -> wsr.ListWorkflowExecutionsResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        custom = self.deps.search_attributes.custom_types()
+        return await list_workflows(self.engine.store, namespace.id, request, custom)
+
+    async def ScanWorkflowExecutions(
+        self, request: wsr.ScanWorkflowExecutionsRequest, context: GrpcContext
+    ) -> wsr.ScanWorkflowExecutionsResponse:
+        listed = await self.ListWorkflowExecutions(
+            wsr.ListWorkflowExecutionsRequest(
+                namespace=request.namespace,
+                page_size=request.page_size,
+                next_page_token=request.next_page_token,
+                query=request.query,
+            ),
+            context,
+        )
+        return wsr.ScanWorkflowExecutionsResponse(
+            executions=listed.executions, next_page_token=listed.next_page_token
+        )
+
+    async def CountWorkflowExecutions(
+        self, request: wsr.CountWorkflowExecutionsRequest, context: GrpcContext
+    ) -> wsr.CountWorkflowExecutionsResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        custom = self.deps.search_attributes.custom_types()
+        return await count_workflows(self.engine.store, namespace.id, request, custom)
 
     async def RequestCancelWorkflowExecution(
         self, request: wsr.RequestCancelWorkflowExecutionRequest, context: GrpcContext

@@ -11,7 +11,7 @@ class QueryError(InvalidArgument):
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(f"invalid query: {kind}: {detail}")
         self.kind = kind
-        self.detail = detail
+        self.reason = detail  # (not `detail`: ServiceError.detail is the gRPC failure detail)
 
 
 def malformed(position: int, near: str | None) -> QueryError:

@@ -1,0 +1,112 @@
+"""ListWorkflowExecutions and CountWorkflowExecutions over the visibility table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.workflow.v1 import message_pb2 as workflow_pb
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
+
+from tempyral.clock import to_timestamp
+from tempyral.durations import to_duration
+from tempyral.errors import InvalidArgument
+from tempyral.persistence.sqlite.store import SqliteStore
+from tempyral.visibility.query import is_group_by_status, parse, to_sql
+
+DEFAULT_PAGE_SIZE = 1000
+
+
+async def list_workflows(
+    store: SqliteStore, namespace_id: str, request: wsr.ListWorkflowExecutionsRequest, custom: dict[str, str]
+) -> wsr.ListWorkflowExecutionsResponse:
+    where, params, order_by = to_sql(parse(request.query), custom)
+    page_size = request.page_size or DEFAULT_PAGE_SIZE
+    offset = _offset(request.next_page_token)
+    rows = await store.list_visibility(namespace_id, where, params, order_by, page_size + 1, offset)
+    more = len(rows) > page_size
+    return wsr.ListWorkflowExecutionsResponse(
+        executions=[execution_info(row) for row in rows[:page_size]],
+        next_page_token=json.dumps({"offset": offset + page_size}).encode() if more else b"",
+    )
+
+
+async def count_workflows(
+    store: SqliteStore, namespace_id: str, request: wsr.CountWorkflowExecutionsRequest, custom: dict[str, str]
+) -> wsr.CountWorkflowExecutionsResponse:
+    query = parse(request.query)
+    where, params, _ = to_sql(query, custom)
+    group_by_status = is_group_by_status(query)
+    counts = await store.count_visibility(namespace_id, where, params, group_by_status)
+    response = wsr.CountWorkflowExecutionsResponse(count=sum(count for _, count in counts))
+    if group_by_status:
+        for status, count in counts:
+            group = response.groups.add(count=count)
+            value = group.group_values.add()
+            value.metadata["encoding"] = b"json/plain"
+            value.metadata["type"] = b"Keyword"
+            value.data = json.dumps(_STATUS_NAMES.get(status, str(status))).encode()
+    return response
+
+
+_STATUS_NAMES = {
+    1: "Running",
+    2: "Completed",
+    3: "Failed",
+    4: "Canceled",
+    5: "Terminated",
+    6: "ContinuedAsNew",
+    7: "TimedOut",
+}
+
+
+def _offset(token: bytes) -> int:
+    if not token:
+        return 0
+    try:
+        return int(json.loads(token)["offset"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise InvalidArgument("Invalid NextPageToken.") from err
+
+
+def execution_info(row: tuple[Any, ...]) -> workflow_pb.WorkflowExecutionInfo:
+    (
+        _namespace_id,
+        workflow_id,
+        run_id,
+        workflow_type,
+        status,
+        start_time,
+        close_time,
+        execution_time,
+        execution_duration,
+        task_queue,
+        history_length,
+        history_size_bytes,
+        parent_workflow_id,
+        root_workflow_id,
+        _search_attributes,
+        memo_raw,
+        search_attributes_raw,
+    ) = row
+    info = workflow_pb.WorkflowExecutionInfo(
+        execution=common.WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+        type=common.WorkflowType(name=workflow_type),
+        status=status,
+        history_length=history_length,
+        task_queue=task_queue,
+        history_size_bytes=history_size_bytes,
+        memo=common.Memo.FromString(memo_raw or b""),
+        search_attributes=common.SearchAttributes.FromString(search_attributes_raw or b""),
+    )
+    info.start_time.CopyFrom(to_timestamp(start_time))
+    info.execution_time.CopyFrom(to_timestamp(execution_time))
+    if close_time is not None:
+        info.close_time.CopyFrom(to_timestamp(close_time))
+        info.execution_duration.CopyFrom(to_duration(execution_duration or 0.0))
+    if parent_workflow_id:
+        info.parent_execution.workflow_id = parent_workflow_id
+    if root_workflow_id:
+        info.root_execution.workflow_id = root_workflow_id
+    return info
