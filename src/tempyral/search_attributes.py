@@ -29,9 +29,52 @@ _TYPE_NAMES = {
 }
 
 
+# System attributes every workflow has, as GetSearchAttributes and ListSearchAttributes report them.
+SYSTEM_ATTRIBUTES: dict[str, int] = {
+    **{
+        name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for name in (
+            "WorkflowId",
+            "RunId",
+            "WorkflowType",
+            "ExecutionStatus",
+            "TaskQueue",
+            "ParentWorkflowId",
+            "ParentRunId",
+            "RootWorkflowId",
+            "RootRunId",
+            "BatcherNamespace",
+            "BatcherUser",
+            "TemporalNamespaceDivision",
+        )
+    },
+    **{
+        name: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME
+        for name in ("StartTime", "CloseTime", "ExecutionTime")
+    },
+    **{
+        name: IndexedValueType.INDEXED_VALUE_TYPE_INT
+        for name in (
+            "HistoryLength",
+            "HistorySizeBytes",
+            "ExecutionDuration",
+            "StateTransitionCount",
+        )
+    },
+    **SETTABLE_SYSTEM_ATTRIBUTES,
+}
+
+
 class SearchAttributeRegistry:
+    """Custom attributes: those given on the command line (every namespace) and those registered
+    through the OperatorService (per namespace, persisted by the caller)."""
+
     def __init__(self, custom: dict[str, int] | None = None) -> None:
         self.custom = dict(custom or {})
+        self.by_namespace: dict[str, dict[str, int]] = {}
+
+    def custom_of(self, namespace_name: str) -> dict[str, int]:
+        return {**self.custom, **self.by_namespace.get(namespace_name, {})}
 
     @classmethod
     def from_flags(cls, pairs: list[str]) -> SearchAttributeRegistry:
@@ -48,13 +91,14 @@ class SearchAttributeRegistry:
             custom[name] = value_type
         return cls(custom)
 
-    def custom_types(self) -> dict[str, str]:
+    def custom_types(self, namespace_name: str) -> dict[str, str]:
         """Custom attributes by name, with their type names (KeywordList, Datetime, ...)."""
-        return {name: type_name(value_type) for name, value_type in self.custom.items()}
+        return {name: type_name(value_type) for name, value_type in self.custom_of(namespace_name).items()}
 
     def check(self, namespace_name: str, attributes: common.SearchAttributes) -> None:
+        custom = self.custom_of(namespace_name)
         for name in attributes.indexed_fields:
-            if name not in self.custom and name not in SETTABLE_SYSTEM_ATTRIBUTES:
+            if name not in custom and name not in SETTABLE_SYSTEM_ATTRIBUTES:
                 raise InvalidArgument(
                     f"Namespace {namespace_name} has no mapping defined for search attribute {name}"
                 )

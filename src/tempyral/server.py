@@ -11,8 +11,9 @@ import grpc
 from tempyral.clock import Clock
 from tempyral.config import ServerConfig
 from tempyral.frontend.context import FrontendDeps
-from tempyral.frontend.grpc_server import new_server, workflow_service_handler
+from tempyral.frontend.grpc_server import new_server, operator_service_handler, workflow_service_handler
 from tempyral.frontend.namespace_service import NamespaceService
+from tempyral.frontend.operator_service import OperatorService
 from tempyral.frontend.worker_service import WorkerService
 from tempyral.frontend.workflow_service import WorkflowService
 from tempyral.history.engine import HistoryEngine
@@ -56,8 +57,12 @@ class TempyralServer:
             **WorkflowService(deps).methods(),
             **WorkerService(deps).methods(),
         }
+        operator = OperatorService(deps, self.store)
+        await operator.load()
         self._grpc = new_server()
-        self._grpc.add_generic_rpc_handlers((workflow_service_handler(methods),))
+        self._grpc.add_generic_rpc_handlers(
+            (workflow_service_handler(methods), operator_service_handler(operator.methods()))
+        )
         self._grpc.add_insecure_port(self.config.address)
         await self._grpc.start()
         log.warning(

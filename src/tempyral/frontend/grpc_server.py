@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from temporalio.api.operatorservice.v1 import request_response_pb2 as osr
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.errors import ServiceError
@@ -18,6 +19,7 @@ from tempyral.frontend.status import abort_arguments
 log = logging.getLogger(__name__)
 
 WORKFLOW_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
+OPERATOR_SERVICE = "temporal.api.operatorservice.v1.OperatorService"
 Handler = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 # 128 MiB: large histories go out in one poll response.
@@ -42,16 +44,26 @@ def _wrap(name: str, handler: Handler) -> Handler:
 
 def workflow_service_handler(methods: dict[str, Handler]) -> grpc.GenericRpcHandler[Any, Any]:
     """A generic handler for the WorkflowService methods in `methods` (keyed by RPC name)."""
+    return _service_handler(WORKFLOW_SERVICE, wsr, methods)
+
+
+def operator_service_handler(methods: dict[str, Handler]) -> grpc.GenericRpcHandler[Any, Any]:
+    return _service_handler(OPERATOR_SERVICE, osr, methods)
+
+
+def _service_handler(
+    service: str, messages: Any, methods: dict[str, Handler]
+) -> grpc.GenericRpcHandler[Any, Any]:
     handlers = {}
     for name, handler in methods.items():
-        request_type = getattr(wsr, f"{name}Request")
-        response_type = getattr(wsr, f"{name}Response")
+        request_type = getattr(messages, f"{name}Request")
+        response_type = getattr(messages, f"{name}Response")
         handlers[name] = grpc.unary_unary_rpc_method_handler(
             _wrap(name, handler),
             request_deserializer=request_type.FromString,
             response_serializer=response_type.SerializeToString,
         )
-    return grpc.method_handlers_generic_handler(WORKFLOW_SERVICE, handlers)
+    return grpc.method_handlers_generic_handler(service, handlers)
 
 
 def new_server() -> grpc.aio.Server:

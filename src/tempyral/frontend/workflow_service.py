@@ -29,6 +29,7 @@ from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.ops.update import poll_update, update_with_start, update_workflow
 from tempyral.history.retry import activity_retry_policy
 from tempyral.namespaces import Namespace
+from tempyral.search_attributes import SYSTEM_ATTRIBUTES
 from tempyral.visibility.listing import count_workflows, list_workflows
 
 _ADMITTED = UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
@@ -57,6 +58,7 @@ class WorkflowService:
             "ListWorkflowExecutions": self.ListWorkflowExecutions,
             "ScanWorkflowExecutions": self.ScanWorkflowExecutions,
             "CountWorkflowExecutions": self.CountWorkflowExecutions,
+            "GetSearchAttributes": self.GetSearchAttributes,
             "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
             "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
             "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
@@ -229,7 +231,7 @@ class WorkflowService:
         self, request: wsr.ListWorkflowExecutionsRequest, context: GrpcContext
     ) -> wsr.ListWorkflowExecutionsResponse:
         namespace = self.deps.namespaces.get(request.namespace)
-        custom = self.deps.search_attributes.custom_types()
+        custom = self.deps.search_attributes.custom_types(namespace.name)
         return await list_workflows(self.engine.store, namespace.id, request, custom)
 
     async def ScanWorkflowExecutions(
@@ -252,8 +254,17 @@ class WorkflowService:
         self, request: wsr.CountWorkflowExecutionsRequest, context: GrpcContext
     ) -> wsr.CountWorkflowExecutionsResponse:
         namespace = self.deps.namespaces.get(request.namespace)
-        custom = self.deps.search_attributes.custom_types()
+        custom = self.deps.search_attributes.custom_types(namespace.name)
         return await count_workflows(self.engine.store, namespace.id, request, custom)
+
+    async def GetSearchAttributes(
+        self, request: wsr.GetSearchAttributesRequest, context: GrpcContext
+    ) -> wsr.GetSearchAttributesResponse:
+        registry = self.deps.search_attributes
+        keys = {**SYSTEM_ATTRIBUTES, **registry.custom}
+        for per_namespace in registry.by_namespace.values():
+            keys.update(per_namespace)
+        return wsr.GetSearchAttributesResponse(keys=keys)  # type: ignore[arg-type]
 
     async def RequestCancelWorkflowExecution(
         self, request: wsr.RequestCancelWorkflowExecutionRequest, context: GrpcContext

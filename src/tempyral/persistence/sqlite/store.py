@@ -250,6 +250,31 @@ class SqliteStore:
 
         return await self._submit(read)
 
+    # -- search attributes ----------------------------------------------------------------------------
+
+    async def list_search_attributes(self) -> list[tuple[str, str, int]]:
+        def read(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+            return [
+                tuple(row)
+                for row in conn.execute("SELECT namespace, name, value_type FROM search_attributes")
+            ]
+
+        return await self._submit(read)
+
+    async def save_search_attribute(self, namespace: str, name: str, value_type: int | None) -> None:
+        """Register (or, with value_type None, remove) a custom search attribute."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            if value_type is None:
+                conn.execute("DELETE FROM search_attributes WHERE namespace=? AND name=?", (namespace, name))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO search_attributes (namespace, name, value_type) VALUES (?, ?, ?)",
+                    (namespace, name, value_type),
+                )
+
+        await self._submit(write)
+
     # -- namespaces ------------------------------------------------------------------------------------
 
     async def list_namespaces(self) -> list[NamespaceRow]:
