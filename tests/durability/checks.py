@@ -256,9 +256,10 @@ def check_snapshot(
 
 async def check_single_run(client: Client, started: dict[str, str]) -> list[str]:
     """Each workflow id has exactly the one run its start returned: that run is the id's current run and
-    its own first run, so no start made a second one. (Visibility listing will check this too, once
-    ListWorkflowExecutions exists.)"""
+    its own first run, so no start made a second one, and visibility lists it exactly once."""
     problems = []
+    listed = Counter([execution.id async for execution in client.list_workflows()])
+    problems += [f"{wid}: listed {listed[wid]} times" for wid in started if listed[wid] != 1]
     for workflow_id, run_id in started.items():
         description = await client.get_workflow_handle(workflow_id).describe()
         if (description.run_id, description.raw_description.workflow_execution_info.first_run_id) != (

@@ -7,6 +7,11 @@ import uuid
 
 import pytest
 from temporalio import workflow
+from temporalio.api.filter.v1 import WorkflowExecutionFilter
+from temporalio.api.workflowservice.v1 import (
+    ListClosedWorkflowExecutionsRequest,
+    ListOpenWorkflowExecutionsRequest,
+)
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
@@ -71,3 +76,28 @@ async def test_bad_queries_are_invalid_arguments(client: Client, query: str, mes
         [w async for w in client.list_workflows(query)]
     assert caught.value.status == RPCStatusCode.INVALID_ARGUMENT
     assert message in caught.value.message
+
+
+async def test_list_open_and_closed_executions(client: Client, task_queue: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    async with Worker(client, task_queue=task_queue, workflows=[ListedWorkflow]):
+        await client.execute_workflow(ListedWorkflow.run, True, id=f"{tag}-closed", task_queue=task_queue)
+        await client.start_workflow(ListedWorkflow.run, False, id=f"{tag}-open", task_queue=task_queue)
+    service = client.workflow_service
+
+    async def split() -> None:
+        opened = await service.list_open_workflow_executions(
+            ListOpenWorkflowExecutionsRequest(
+                namespace="default", execution_filter=WorkflowExecutionFilter(workflow_id=f"{tag}-open")
+            )
+        )
+        closed = await service.list_closed_workflow_executions(
+            ListClosedWorkflowExecutionsRequest(
+                namespace="default", execution_filter=WorkflowExecutionFilter(workflow_id=f"{tag}-closed")
+            )
+        )
+        assert [e.execution.workflow_id for e in opened.executions] == [f"{tag}-open"]
+        assert [e.execution.workflow_id for e in closed.executions] == [f"{tag}-closed"]
+
+    await assert_eventually(split, timeout=20)
+    await client.get_workflow_handle(f"{tag}-open").terminate()

@@ -30,7 +30,7 @@ from tempyral.history.ops.update import poll_update, update_with_start, update_w
 from tempyral.history.retry import activity_retry_policy
 from tempyral.namespaces import Namespace
 from tempyral.search_attributes import SYSTEM_ATTRIBUTES
-from tempyral.visibility.listing import count_workflows, list_workflows
+from tempyral.visibility.listing import count_workflows, legacy_query, list_workflows
 
 _ADMITTED = UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
 _ASYNC_ADMITTED_UNSUPPORTED = (
@@ -59,6 +59,8 @@ class WorkflowService:
             "ScanWorkflowExecutions": self.ScanWorkflowExecutions,
             "CountWorkflowExecutions": self.CountWorkflowExecutions,
             "GetSearchAttributes": self.GetSearchAttributes,
+            "ListOpenWorkflowExecutions": self.ListOpenWorkflowExecutions,
+            "ListClosedWorkflowExecutions": self.ListClosedWorkflowExecutions,
             "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
             "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
             "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
@@ -248,6 +250,37 @@ class WorkflowService:
         )
         return wsr.ScanWorkflowExecutionsResponse(
             executions=listed.executions, next_page_token=listed.next_page_token
+        )
+
+    async def ListOpenWorkflowExecutions(
+        self, request: wsr.ListOpenWorkflowExecutionsRequest, context: GrpcContext
+    ) -> wsr.ListOpenWorkflowExecutionsResponse:
+        listed = await self.ListWorkflowExecutions(
+            self._as_list(request, legacy_query(request, True)), context
+        )
+        return wsr.ListOpenWorkflowExecutionsResponse(
+            executions=listed.executions, next_page_token=listed.next_page_token
+        )
+
+    async def ListClosedWorkflowExecutions(
+        self, request: wsr.ListClosedWorkflowExecutionsRequest, context: GrpcContext
+    ) -> wsr.ListClosedWorkflowExecutionsResponse:
+        listed = await self.ListWorkflowExecutions(
+            self._as_list(request, legacy_query(request, False)), context
+        )
+        return wsr.ListClosedWorkflowExecutionsResponse(
+            executions=listed.executions, next_page_token=listed.next_page_token
+        )
+
+    @staticmethod
+    def _as_list(
+        request: wsr.ListOpenWorkflowExecutionsRequest | wsr.ListClosedWorkflowExecutionsRequest, query: str
+    ) -> wsr.ListWorkflowExecutionsRequest:
+        return wsr.ListWorkflowExecutionsRequest(
+            namespace=request.namespace,
+            page_size=request.maximum_page_size,
+            next_page_token=request.next_page_token,
+            query=query,
         )
 
     async def CountWorkflowExecutions(

@@ -110,3 +110,34 @@ def execution_info(row: tuple[Any, ...]) -> workflow_pb.WorkflowExecutionInfo:
     if root_workflow_id:
         info.root_execution.workflow_id = root_workflow_id
     return info
+
+
+def legacy_query(
+    request: wsr.ListOpenWorkflowExecutionsRequest | wsr.ListClosedWorkflowExecutionsRequest, open_runs: bool
+) -> str:
+    """The list-filter query equivalent to the filters of the older ListOpen/ListClosed calls."""
+    conditions = ["ExecutionStatus = 'Running'" if open_runs else "ExecutionStatus != 'Running'"]
+    if request.HasField("start_time_filter"):
+        window = request.start_time_filter
+        earliest = window.earliest_time.ToDatetime().isoformat() + "Z"
+        latest = (
+            window.latest_time.ToDatetime().isoformat() + "Z"
+            if window.latest_time.seconds
+            else "9999-12-31T00:00:00Z"
+        )
+        conditions.append(f"StartTime BETWEEN {_quoted(earliest)} AND {_quoted(latest)}")
+    if request.HasField("execution_filter"):
+        conditions.append(f"WorkflowId = {_quoted(request.execution_filter.workflow_id)}")
+        if request.execution_filter.run_id:
+            conditions.append(f"RunId = {_quoted(request.execution_filter.run_id)}")
+    if request.HasField("type_filter"):
+        conditions.append(f"WorkflowType = {_quoted(request.type_filter.name)}")
+    if isinstance(request, wsr.ListClosedWorkflowExecutionsRequest) and request.HasField("status_filter"):
+        status = _STATUS_NAMES.get(request.status_filter.status)
+        if status is not None:
+            conditions.append(f"ExecutionStatus = {_quoted(status)}")
+    return " AND ".join(conditions)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
