@@ -21,7 +21,8 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.clock import to_timestamp
 from tempyral.errors import HistoryLimitExceeded, InvalidArgument, NotFound
-from tempyral.history.commands import COMPLETION_COMMANDS, CommandError, apply_commands, validate_commands
+from tempyral.history.command_validation import COMPLETION_COMMANDS, CommandError, validate_commands
+from tempyral.history.commands import apply_commands
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext, new_event
 from tempyral.history.mutable_state import ExecutionState, WorkflowTaskInfo
