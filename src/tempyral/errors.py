@@ -71,20 +71,8 @@ class PermissionDenied(ServiceError):
     code = "PERMISSION_DENIED"
 
 
-class ResourceExhausted(ServiceError):
-    code = "RESOURCE_EXHAUSTED"
-
-
-class Unimplemented(ServiceError):
-    code = "UNIMPLEMENTED"
-
-
 class Unavailable(ServiceError):
     code = "UNAVAILABLE"
-
-
-class Cancelled(ServiceError):
-    code = "CANCELLED"
 
 
 class MultiOperationFailed(ServiceError):

@@ -311,7 +311,6 @@ class WorkflowService:
             namespace.id,
             execution.workflow_id,
             execution.run_id,
-            request.request_id,
             request.identity,
             request.reason,
         )

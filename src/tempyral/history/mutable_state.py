@@ -143,7 +143,6 @@ class ExecutionState:
     sticky_task_queue: str = ""
     sticky_schedule_to_start_timeout: float = 0.0
     cancel_requested: bool = False
-    cancel_request_id: str = ""
     signal_request_ids: list[str] = field(default_factory=list)
     workflow_task_seq: int = 0
     workflow_task: WorkflowTaskInfo | None = None

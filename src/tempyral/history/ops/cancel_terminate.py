@@ -17,7 +17,6 @@ async def request_cancel_workflow(
     namespace_id: str,
     workflow_id: str,
     run_id: str,
-    request_id: str,
     identity: str,
     reason: str,
     external: tuple[int, common.WorkflowExecution] | None = None,
@@ -30,7 +29,6 @@ async def request_cancel_workflow(
             # Closed, or asked before (maybe by a retry of this very request): nothing new to tell it.
             return
         state.cancel_requested = True
-        state.cancel_request_id = request_id
         ctx.append_or_buffer(
             ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED,
             history.WorkflowExecutionCancelRequestedEventAttributes(

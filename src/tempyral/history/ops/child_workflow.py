@@ -304,7 +304,6 @@ async def apply_parent_close_policy(engine: HistoryEngine, ref: TaskRef, initiat
                     ref.namespace_id,
                     child.workflow_id,
                     "",
-                    "",
                     SERVER_IDENTITY,
                     "",
                     external=(0, parent_execution),

@@ -131,7 +131,6 @@ async def deliver_cancel(engine: HistoryEngine, ref: TaskRef, initiated_event_id
             ref.namespace_id,
             target.workflow_id,
             target.run_id,
-            f"{ref.run_id}:{initiated_event_id}",
             SERVER_IDENTITY,
             initiated.reason,
             external=(initiated_event_id, sender),

@@ -89,9 +89,7 @@ async def query_workflow(
             query_rejected=query_pb.QueryRejected(status=state.status)  # type: ignore[arg-type]
         )
     # A run still waiting for its first task (start delay, continue-as-new backoff) is waited for too.
-    while state.running and (
-        state.workflow_task is not None or not state.last_completed_workflow_task_event_id
-    ):
+    while state.running and _task_pending_or_first_to_come(state):
         if loop.time() >= deadline:
             raise QueryTimedOut("query timed out before a worker could answer it")
         entry = await engine.wait_for_events(

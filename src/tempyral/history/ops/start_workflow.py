@@ -29,7 +29,7 @@ from tempyral.history.mutable_state import ExecutionState, ParentInfo
 from tempyral.history.ops.cancel_terminate import terminate_workflow
 from tempyral.history.ops.close_workflow import SERVER_IDENTITY
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
-from tempyral.history.proto_presence import copy_nonempty, copy_present
+from tempyral.history.proto_presence import copy_nonempty, copy_present, present
 from tempyral.namespaces import Namespace
 
 Reuse = WorkflowIdReusePolicy
@@ -195,9 +195,7 @@ async def _create_run(
         start_request_id=request.request_id,
         memo=request.memo.SerializeToString(),
         search_attributes=request.search_attributes.SerializeToString(),
-        retry_policy=retry.activity_retry_policy(request.retry_policy)
-        if request.HasField("retry_policy")
-        else None,
+        retry_policy=retry.workflow_retry_policy(present(request, "retry_policy")),
         cron_schedule=request.cron_schedule,
         retention=seconds_of(namespace.record.config.workflow_execution_retention_ttl),
         namespace_name=namespace.name,

@@ -19,7 +19,7 @@ from temporalio.api.update.v1 import message_pb2 as update_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.errors import InvalidArgument, NotFound
-from tempyral.history.engine import CachedExecution, HistoryEngine
+from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import WorkflowTaskInfo
 from tempyral.history.ops.start_workflow import start_workflow
@@ -206,11 +206,6 @@ def apply_message(engine: HistoryEngine, ctx: ExecutionContext, message: protoco
 
 def only_rejections(messages: Iterable[protocol.Message]) -> bool:
     return all(message.body.Is(update_pb.Rejection.DESCRIPTOR) for message in messages)
-
-
-def has_admitted_updates(engine: HistoryEngine, entry: CachedExecution) -> bool:
-    state = entry.state
-    return bool(engine.updates.admitted((state.namespace_id, state.workflow_id, state.run_id)))
 
 
 async def update_with_start(

@@ -204,13 +204,6 @@ class SqliteStore:
 
         await self._submit(delete)
 
-    async def list_execution_states(self, namespace_id: str) -> list[bytes]:
-        def read(conn: sqlite3.Connection) -> list[bytes]:
-            rows = conn.execute("SELECT state FROM executions WHERE namespace_id=?", (namespace_id,))
-            return [r[0] for r in rows]
-
-        return await self._submit(read)
-
     async def load_tasks(self) -> list[TaskRow]:
         def read(conn: sqlite3.Connection) -> list[TaskRow]:
             rows = conn.execute(
