@@ -20,3 +20,7 @@ def to_timestamp(seconds: float) -> Timestamp:
     nanos = round(seconds * 1e9)
     stamp.seconds, stamp.nanos = divmod(nanos, 1_000_000_000)
     return stamp
+
+
+def from_timestamp(stamp: Timestamp) -> float:
+    return stamp.seconds + stamp.nanos / 1e9

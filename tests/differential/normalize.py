@@ -21,6 +21,8 @@ from temporalio.api.history.v1 import HistoryEvent
 _MASKED_FIELDS: dict[str, str] = {
     "request_id": "<request-id>",
     "run_id": "<run-id>",
+    "base_run_id": "<run-id>",
+    "new_run_id": "<run-id>",
     "original_execution_run_id": "<run-id>",
     "first_execution_run_id": "<run-id>",
     "new_execution_run_id": "<run-id>",

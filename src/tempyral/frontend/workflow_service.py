@@ -23,6 +23,7 @@ from tempyral.history.ops.cancel_terminate import request_cancel_workflow, termi
 from tempyral.history.ops.describe import describe_workflow
 from tempyral.history.ops.query import query_workflow
 from tempyral.history.ops.read_history import get_history, get_history_reverse
+from tempyral.history.ops.reset import reset_workflow
 from tempyral.history.ops.signal import signal_workflow
 from tempyral.history.ops.signal_with_start import as_start_request, signal_with_start
 from tempyral.history.ops.start_workflow import start_workflow
@@ -63,6 +64,7 @@ class WorkflowService:
             "ListClosedWorkflowExecutions": self.ListClosedWorkflowExecutions,
             "RequestCancelWorkflowExecution": self.RequestCancelWorkflowExecution,
             "TerminateWorkflowExecution": self.TerminateWorkflowExecution,
+            "ResetWorkflowExecution": self.ResetWorkflowExecution,
             "DeleteWorkflowExecution": self.DeleteWorkflowExecution,
         }
 
@@ -334,6 +336,16 @@ class WorkflowService:
             request.identity,
         )
         return wsr.TerminateWorkflowExecutionResponse()
+
+    async def ResetWorkflowExecution(
+        self, request: wsr.ResetWorkflowExecutionRequest, context: GrpcContext
+    ) -> wsr.ResetWorkflowExecutionResponse:
+        namespace = self.deps.namespaces.get(request.namespace)
+        execution = request.workflow_execution
+        require(execution.workflow_id, "WorkflowId")
+        check_run_id(execution.run_id)
+        run_id = await reset_workflow(self.engine, namespace.id, request)
+        return wsr.ResetWorkflowExecutionResponse(run_id=run_id)
 
     async def DeleteWorkflowExecution(
         self, request: wsr.DeleteWorkflowExecutionRequest, context: GrpcContext

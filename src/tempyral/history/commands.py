@@ -29,6 +29,7 @@ from tempyral.history.ops.external_workflow import initiate_cancel, initiate_sig
 from tempyral.history.ops.new_run import NextRun, next_cron_run, retry_failed_run, start_next_run
 from tempyral.history.ops.update import apply_message
 from tempyral.history.proto_presence import copy_present, present
+from tempyral.history.upserts import merged_memo, merged_search_attributes
 
 if TYPE_CHECKING:
     from tempyral.history.engine import HistoryEngine
@@ -214,13 +215,9 @@ def _upsert_search_attributes(
             search_attributes=attributes.search_attributes,
         ),
     )
-    merged = common.SearchAttributes.FromString(ctx.state.search_attributes)
-    for name, value in attributes.search_attributes.indexed_fields.items():
-        if _is_null(value):
-            merged.indexed_fields.pop(name, None)
-        else:
-            merged.indexed_fields[name].CopyFrom(value)
-    ctx.state.search_attributes = merged.SerializeToString()
+    ctx.state.search_attributes = merged_search_attributes(
+        ctx.state.search_attributes, attributes.search_attributes.indexed_fields
+    )
     ctx.visibility_changed = True
 
 
@@ -292,16 +289,5 @@ def _modify_properties(
             workflow_task_completed_event_id=completed_event_id, upserted_memo=attributes.upserted_memo
         ),
     )
-    memo = common.Memo.FromString(ctx.state.memo)
-    for name, value in attributes.upserted_memo.fields.items():
-        if _is_null(value):
-            memo.fields.pop(name, None)
-        else:
-            memo.fields[name].CopyFrom(value)
-    ctx.state.memo = memo.SerializeToString()
+    ctx.state.memo = merged_memo(ctx.state.memo, attributes.upserted_memo.fields)
     ctx.visibility_changed = True
-
-
-def _is_null(payload: common.Payload) -> bool:
-    """An upsert of null (or of nothing at all) removes the field."""
-    return payload.metadata.get("encoding") == b"binary/null" or not (payload.data or payload.metadata)

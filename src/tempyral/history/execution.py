@@ -116,6 +116,11 @@ class ExecutionContext:
         self.new_events.append(event)
         self.dirty = True
 
+    def carry_over(self, events: list[history_pb.HistoryEvent]) -> None:
+        """Events copied, ids and all, from the run this one was reset from; the state already counts them."""
+        self.new_events.extend(events)
+        self.dirty = True
+
     def append_or_buffer(self, event_type: int, attributes: Message | None = None) -> history_pb.HistoryEvent:
         """Events from outside the workflow (activity outcomes, timers, cancel requests) wait while a
         workflow task is in flight, and are written after its completion so the worker sees them next."""

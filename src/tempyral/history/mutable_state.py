@@ -171,6 +171,11 @@ class ExecutionState:
     search_attributes: bytes = b""
     close_event_id: int = 0
     state_transition_count: int = 0
+    # Reset: a run made by resetting another starts anew but keeps the chain's original start time; the
+    # run that was reset names the run that replaced it.
+    original_start_time: float = 0.0
+    last_reset_time: float = 0.0
+    reset_run_id: str = ""
 
     @property
     def running(self) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.common.v1 import message_pb2 as common
-from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState, TaskQueueKind
+from temporalio.api.enums.v1 import EventType, PendingActivityState, PendingWorkflowTaskState, TaskQueueKind
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
+from temporalio.api.history.v1 import message_pb2 as history_pb
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 from temporalio.api.workflow.v1 import message_pb2 as workflow_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
@@ -12,14 +14,17 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 from tempyral.clock import to_timestamp
 from tempyral.durations import to_duration
 from tempyral.history.engine import HistoryEngine
-from tempyral.history.mutable_state import ActivityInfo
+from tempyral.history.mutable_state import ActivityInfo, ExecutionState
+from tempyral.history.ops.new_run import run_timeout_at
+from tempyral.history.proto_presence import copy_present
 
 
 async def describe_workflow(
     engine: HistoryEngine, namespace_id: str, workflow_id: str, run_id: str
 ) -> wsr.DescribeWorkflowExecutionResponse:
     run_id = await engine.resolve_run_id(namespace_id, workflow_id, run_id)
-    state = (await engine.load(namespace_id, workflow_id, run_id)).state
+    entry = await engine.load(namespace_id, workflow_id, run_id)
+    state = entry.state
     normal_queue = taskqueue.TaskQueue(name=state.task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL)
     info = workflow_pb.WorkflowExecutionInfo(
         execution=common.WorkflowExecution(workflow_id=state.workflow_id, run_id=state.run_id),
@@ -52,16 +57,18 @@ async def describe_workflow(
     response = wsr.DescribeWorkflowExecutionResponse(
         execution_config=workflow_pb.WorkflowExecutionConfig(
             task_queue=normal_queue,
-            workflow_execution_timeout=to_duration(state.execution_timeout),
-            workflow_run_timeout=to_duration(state.run_timeout),
             default_workflow_task_timeout=to_duration(state.task_timeout),
         ),
         workflow_execution_info=info,
+        workflow_extended_info=_extended_info(state),
         pending_activities=[
             _pending_activity(a)
             for a in sorted(state.activities.values(), key=lambda a: a.scheduled_event_id)
         ],
     )
+    # The timeouts as the run's start recorded them: one never set is left out, as the real server does.
+    started = history_pb.HistoryEvent.FromString(entry.events[0]).workflow_execution_started_event_attributes
+    copy_present(started, response.execution_config, "workflow_execution_timeout", "workflow_run_timeout")
     for child in sorted(state.children.values(), key=lambda c: c.initiated_event_id):
         if child.run_id:
             response.pending_children.add(
@@ -85,6 +92,29 @@ async def describe_workflow(
             pending.started_time.CopyFrom(to_timestamp(task.started_time))
         pending.attempt = task.attempt
     return response
+
+
+# The real server (Go) reports an unset run deadline as the zero time, 0001-01-01T00:00:00Z.
+_GO_ZERO_TIME = Timestamp(seconds=-62135596800)
+
+
+def _extended_info(state: ExecutionState) -> workflow_pb.WorkflowExecutionExtendedInfo:
+    extended = workflow_pb.WorkflowExecutionExtendedInfo(
+        cancel_requested=state.cancel_requested,
+        reset_run_id=state.reset_run_id,
+        original_start_time=to_timestamp(state.original_start_time or state.start_time),
+    )
+    run_deadline = run_timeout_at(state, state.execution_time or state.start_time)
+    extended.run_expiration_time.CopyFrom(to_timestamp(run_deadline) if run_deadline else _GO_ZERO_TIME)
+    if state.execution_expiration_time:
+        extended.execution_expiration_time.CopyFrom(to_timestamp(state.execution_expiration_time))
+    if state.last_reset_time:
+        extended.last_reset_time.CopyFrom(to_timestamp(state.last_reset_time))
+    if state.start_request_id:
+        extended.request_id_infos[state.start_request_id].CopyFrom(
+            workflow_pb.RequestIdInfo(event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, event_id=1)
+        )
+    return extended
 
 
 def _pending_activity(info: ActivityInfo) -> workflow_pb.PendingActivityInfo:

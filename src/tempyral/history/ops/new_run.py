@@ -144,7 +144,7 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         next_ctx.add_timer("wf_backoff", ctx.now + backoff)
     else:
         schedule_workflow_task(engine, next_ctx)
-    timeout_at = _run_timeout_at(state, ctx.now + backoff)
+    timeout_at = run_timeout_at(state, ctx.now + backoff)
     if timeout_at:
         next_ctx.add_timer("wf_run_timeout", timeout_at)
     ctx.next_run = next_ctx
@@ -168,7 +168,7 @@ def _payload(
     return present(started_before, name)
 
 
-def _run_timeout_at(state: ExecutionState, run_start: float) -> float:
+def run_timeout_at(state: ExecutionState, run_start: float) -> float:
     """When this run times out: its run timeout, but never after the chain's execution timeout."""
     deadlines = []
     if state.run_timeout > 0:

@@ -224,7 +224,8 @@ async def _create_run(
         attributes.initiator = ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE
     copy_present(request, attributes, "input", "priority", "header")
     copy_nonempty(request, attributes, "memo", "search_attributes")
-    if execution_timeout > 0:
+    # A timeout the request set, even to zero, is recorded; one it left out is not (as the real server does).
+    if execution_timeout > 0 or request.HasField("workflow_execution_timeout"):
         attributes.workflow_execution_timeout.CopyFrom(to_duration(execution_timeout))
     if run_timeout > 0 or request.HasField("workflow_run_timeout"):
         attributes.workflow_run_timeout.CopyFrom(to_duration(run_timeout))
