@@ -47,8 +47,8 @@ class NamespaceNotFound(ServiceError):
 class NamespaceAlreadyExists(ServiceError):
     code = "ALREADY_EXISTS"
 
-    def __init__(self) -> None:
-        super().__init__("Namespace already exists.", details.NamespaceAlreadyExistsFailure())
+    def __init__(self, name: str) -> None:
+        super().__init__(f'Namespace "{name}" already exists', details.NamespaceAlreadyExistsFailure())
 
 
 class WorkflowAlreadyStarted(ServiceError):

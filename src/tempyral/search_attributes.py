@@ -46,7 +46,14 @@ SYSTEM_ATTRIBUTES: dict[str, int] = {
             "BatcherNamespace",
             "BatcherUser",
             "TemporalNamespaceDivision",
+            "TemporalWorkerDeployment",
+            "TemporalWorkerDeploymentVersion",
+            "TemporalWorkflowVersioningBehavior",
         )
+    },
+    **{
+        name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST
+        for name in ("TemporalPauseInfo", "TemporalReportedProblems", "TemporalUsedWorkerDeploymentVersions")
     },
     **{
         name: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME
@@ -59,6 +66,8 @@ SYSTEM_ATTRIBUTES: dict[str, int] = {
             "HistorySizeBytes",
             "ExecutionDuration",
             "StateTransitionCount",
+            "TemporalExternalPayloadCount",
+            "TemporalExternalPayloadSizeBytes",
         )
     },
     **SETTABLE_SYSTEM_ATTRIBUTES,

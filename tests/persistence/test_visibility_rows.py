@@ -3,6 +3,7 @@ search-attribute upserts, gone with the run."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -55,7 +56,10 @@ async def test_visibility_row_follows_the_run(tmp_path: Path) -> None:
         ((status, close_time, history_length, attributes),) = rows(db, "tagged")
         assert status == 2 and close_time is not None
         assert history_length == len([e async for e in handle.fetch_history_events()])
-        assert attributes == '{"Stage": "two"}'
+        decoded = json.loads(attributes)
+        assert decoded["Stage"] == "two"
+        # The worker's build id is recorded as the real server does it.
+        assert decoded["BuildIds"][0] == "unversioned"
         await client.workflow_service.delete_workflow_execution(
             DeleteWorkflowExecutionRequest(
                 namespace="default", workflow_execution=WorkflowExecution(workflow_id="tagged")

@@ -29,7 +29,7 @@ from tempyral.history.ops.signal_with_start import as_start_request, signal_with
 from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.ops.update import poll_update, update_with_start, update_workflow
 from tempyral.history.retry import activity_retry_policy
-from tempyral.namespaces import Namespace
+from tempyral.namespaces import STARTABLE, Namespace
 from tempyral.search_attributes import SYSTEM_ATTRIBUTES
 from tempyral.visibility.listing import count_workflows, legacy_query, list_workflows
 
@@ -71,14 +71,14 @@ class WorkflowService:
     async def StartWorkflowExecution(
         self, request: wsr.StartWorkflowExecutionRequest, context: GrpcContext
     ) -> wsr.StartWorkflowExecutionResponse:
-        namespace = self.deps.namespaces.get(request.namespace)
+        namespace = self.deps.namespaces.get(request.namespace, STARTABLE)
         self._validate_start(namespace, request)
         return await start_workflow(self.engine, namespace, request)
 
     async def SignalWithStartWorkflowExecution(
         self, request: wsr.SignalWithStartWorkflowExecutionRequest, context: GrpcContext
     ) -> wsr.SignalWithStartWorkflowExecutionResponse:
-        namespace = self.deps.namespaces.get(request.namespace)
+        namespace = self.deps.namespaces.get(request.namespace, STARTABLE)
         self._validate_start(namespace, as_start_request(request))
         require(request.signal_name, "SignalName")
         check_blob_size(request.signal_input, self.deps.dynamic)

@@ -89,6 +89,9 @@ def execution_info(row: tuple[Any, ...]) -> workflow_pb.WorkflowExecutionInfo:
         _search_attributes,
         memo_raw,
         search_attributes_raw,
+        root_run_id,
+        parent_run_id,
+        state_transition_count,
     ) = row
     info = workflow_pb.WorkflowExecutionInfo(
         execution=common.WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
@@ -99,6 +102,7 @@ def execution_info(row: tuple[Any, ...]) -> workflow_pb.WorkflowExecutionInfo:
         history_size_bytes=history_size_bytes,
         memo=common.Memo.FromString(memo_raw or b""),
         search_attributes=common.SearchAttributes.FromString(search_attributes_raw or b""),
+        state_transition_count=state_transition_count,
     )
     info.start_time.CopyFrom(to_timestamp(start_time))
     info.execution_time.CopyFrom(to_timestamp(execution_time))
@@ -107,8 +111,10 @@ def execution_info(row: tuple[Any, ...]) -> workflow_pb.WorkflowExecutionInfo:
         info.execution_duration.CopyFrom(to_duration(execution_duration or 0.0))
     if parent_workflow_id:
         info.parent_execution.workflow_id = parent_workflow_id
+        info.parent_execution.run_id = parent_run_id or ""
     if root_workflow_id:
         info.root_execution.workflow_id = root_workflow_id
+        info.root_execution.run_id = root_run_id or ""
     return info
 
 

@@ -31,6 +31,9 @@ class VisibilityRow:
     search_attributes: str
     memo_raw: bytes
     search_attributes_raw: bytes
+    root_run_id: str | None
+    parent_run_id: str | None
+    state_transition_count: int
 
 
 def visibility_row(state: ExecutionState) -> VisibilityRow:
@@ -54,6 +57,10 @@ def visibility_row(state: ExecutionState) -> VisibilityRow:
         search_attributes=json.dumps(decoded_search_attributes(state.search_attributes)),
         memo_raw=state.memo,
         search_attributes_raw=state.search_attributes,
+        root_run_id=state.root_run_id or state.run_id,
+        parent_run_id=state.parent.run_id if state.parent else None,
+        # Counted as the commit writing this row will leave it.
+        state_transition_count=state.state_transition_count,
     )
 
 

@@ -47,6 +47,8 @@ async def describe_workflow(
         info.parent_execution.run_id = state.parent.run_id
     if state.auto_reset_points:
         info.auto_reset_points.ParseFromString(state.auto_reset_points)
+    if state.build_id:
+        info.most_recent_worker_version_stamp.build_id = state.build_id
     info.start_time.CopyFrom(to_timestamp(state.start_time))
     info.execution_time.CopyFrom(to_timestamp(state.execution_time or state.start_time))
     if not state.running:

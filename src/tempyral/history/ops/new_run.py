@@ -22,6 +22,7 @@ from temporalio.api.workflow.v1 import message_pb2 as workflow_pb
 from tempyral.clock import to_timestamp
 from tempyral.durations import to_duration
 from tempyral.history import cron, retry
+from tempyral.history.build_ids import without_build_ids
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
 from tempyral.history.mutable_state import ExecutionState, RetryPolicy
@@ -88,8 +89,8 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         task_timeout=old.task_timeout if spec.task_timeout is None else spec.task_timeout,
         execution_expiration_time=old.execution_expiration_time,
         memo=_chosen(spec.memo, old.memo, inherit),
-        search_attributes=_chosen(spec.search_attributes, old.search_attributes, inherit),
-        auto_reset_points=old.auto_reset_points,
+        search_attributes=_chosen(spec.search_attributes, without_build_ids(old.search_attributes), inherit),
+        auto_reset_points=_expiring(old.auto_reset_points, ctx.now, old.retention),
         attempt=spec.attempt,
         retry_policy=old.retry_policy if spec.retry_policy is None else spec.retry_policy,
         cron_schedule=old.cron_schedule if spec.cron_schedule is None else spec.cron_schedule,
@@ -136,8 +137,8 @@ def start_next_run(engine: HistoryEngine, ctx: ExecutionContext, spec: NextRun) 
         attributes.first_workflow_task_backoff.CopyFrom(to_duration(backoff))
     if old.parent is not None:
         set_parent_attributes(attributes, state, old.namespace_name)
-    if old.auto_reset_points:
-        attributes.prev_auto_reset_points.CopyFrom(workflow_pb.ResetPoints.FromString(old.auto_reset_points))
+    if state.auto_reset_points:
+        attributes.prev_auto_reset_points.ParseFromString(state.auto_reset_points)
     next_ctx = ExecutionContext(state=state, now=ctx.now, make_current=True)
     next_ctx.append(ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, attributes)
     if backoff > 0:
@@ -166,6 +167,17 @@ def _payload(
     if given is not None or not inherit:
         return given
     return present(started_before, name)
+
+
+def _expiring(reset_points: bytes, now: float, retention: float) -> bytes:
+    """The closing run's reset points, as the next run carries them: they expire with the closed run."""
+    if not reset_points:
+        return reset_points
+    points = workflow_pb.ResetPoints.FromString(reset_points)
+    for point in points.points:
+        if not point.HasField("expire_time"):
+            point.expire_time.CopyFrom(to_timestamp(now + retention))
+    return points.SerializeToString()
 
 
 def run_timeout_at(state: ExecutionState, run_start: float) -> float:

@@ -21,6 +21,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.clock import to_timestamp
 from tempyral.errors import HistoryLimitExceeded, InvalidArgument, NotFound
+from tempyral.history.build_ids import record_build_id
 from tempyral.history.command_validation import COMPLETION_COMMANDS, CommandError, validate_commands
 from tempyral.history.commands import apply_commands
 from tempyral.history.engine import HistoryEngine
@@ -249,7 +250,10 @@ async def complete_workflow_task(
                 ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, _completed_attributes(task, request)
             )
             _finish_task(ctx, task)
-            state.build_id = completed.workflow_task_completed_event_attributes.worker_version.build_id
+            worker_version = completed.workflow_task_completed_event_attributes.worker_version
+            state.build_id = worker_version.build_id
+            if record_build_id(state, worker_version.build_id, worker_version.use_versioning):
+                ctx.visibility_changed = True
             _record_reset_point(state, completed.event_id, ctx.now)
             state.previous_started_event_id = task.started_event_id
             state.last_completed_workflow_task_event_id = completed.event_id
@@ -283,7 +287,6 @@ def _record_reset_point(state: ExecutionState, completed_event_id: int, now: flo
         resettable=True,
     )
     point.create_time.CopyFrom(to_timestamp(now))
-    point.expire_time.CopyFrom(to_timestamp(now + state.retention))
     state.auto_reset_points = points.SerializeToString()
 
 

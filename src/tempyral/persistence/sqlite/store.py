@@ -287,6 +287,33 @@ class SqliteStore:
 
         await self._submit(write)
 
+    async def mark_namespace_deleted(self, row: NamespaceRow, old_name: str) -> None:
+        """Store a namespace renamed and marked deleted, and drop the search attributes registered under
+        its old name, in one transaction: a namespace re-created under that name starts with none."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE namespaces SET name=?, data=? WHERE id=?", (row.name, row.data, row.id))
+            conn.execute("DELETE FROM search_attributes WHERE namespace=?", (old_name,))
+
+        await self._submit(write)
+
+    async def namespace_runs(self, namespace_id: str) -> list[tuple[str, str]]:
+        """(workflow id, run id) of every run stored in a namespace."""
+
+        def read(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            rows = conn.execute(
+                "SELECT workflow_id, run_id FROM executions WHERE namespace_id=?", (namespace_id,)
+            ).fetchall()
+            return [(str(workflow_id), str(run_id)) for workflow_id, run_id in rows]
+
+        return await self._submit(read)
+
+    async def delete_namespace(self, namespace_id: str) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM namespaces WHERE id=?", (namespace_id,))
+
+        await self._submit(delete)
+
 
 def _write_execution(conn: sqlite3.Connection, write: ExecutionWrite) -> None:
     conn.execute(

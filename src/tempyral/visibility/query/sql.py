@@ -40,6 +40,9 @@ SYSTEM_COLUMNS: dict[str, tuple[str, str]] = {
     "HistorySizeBytes": ("history_size_bytes", "Int"),
     "ParentWorkflowId": ("parent_workflow_id", "Keyword"),
     "RootWorkflowId": ("root_workflow_id", "Keyword"),
+    "ParentRunId": ("parent_run_id", "Keyword"),
+    "RootRunId": ("root_run_id", "Keyword"),
+    "StateTransitionCount": ("state_transition_count", "Int"),
 }
 
 # System attributes without a column: stored in the JSON like custom ones.
@@ -51,6 +54,14 @@ SYSTEM_JSON: dict[str, str] = {
     "TemporalScheduledById": "Keyword",
     "TemporalSchedulePaused": "Bool",
     "TemporalNamespaceDivision": "Keyword",
+    "TemporalExternalPayloadCount": "Int",
+    "TemporalExternalPayloadSizeBytes": "Int",
+    "TemporalPauseInfo": "KeywordList",
+    "TemporalReportedProblems": "KeywordList",
+    "TemporalUsedWorkerDeploymentVersions": "KeywordList",
+    "TemporalWorkerDeployment": "Keyword",
+    "TemporalWorkerDeploymentVersion": "Keyword",
+    "TemporalWorkflowVersioningBehavior": "Keyword",
 }
 
 _TYPES = {t.lower(): t for t in ("Keyword", "Text", "Int", "Double", "Bool", "Datetime", "KeywordList")}
