@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import (
+    EventType,
+    ResetReapplyExcludeType,
+    UpdateAdmittedEventOrigin,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
@@ -86,6 +91,29 @@ class TimerAndSignal:
         await workflow.wait_condition(lambda: self.poked)
         await timer
         return "done"
+
+
+@workflow.defn
+class UpdateCollector:
+    """Collects values sent by update until signalled to finish."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.done = False
+
+    @workflow.update
+    def add(self, value: str) -> int:
+        self.items.append(value)
+        return len(self.items)
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        await workflow.wait_condition(lambda: self.done)
+        return self.items
 
 
 def _types(events: list[HistoryEvent]) -> list[str]:
@@ -347,3 +375,31 @@ async def test_reset_needs_a_request_id_and_an_existing_workflow(client: Client,
         await _reset(client, workflow_id, "", 4)
     assert raised.value.status == RPCStatusCode.NOT_FOUND
     assert raised.value.message == f"workflow not found for ID: {workflow_id}"
+
+
+@pytest.mark.parametrize("exclude_updates", [False, True])
+async def test_updates_after_the_reset_point_are_admitted_again(
+    client: Client, task_queue: str, workflow_id: str, exclude_updates: bool
+) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[UpdateCollector]):
+        handle = await _start_pinned(client, UpdateCollector.run, None, workflow_id, task_queue)
+        first_task = _completed_task_ids(await _until(handle, "WORKFLOW_TASK_COMPLETED"))[0]
+        assert await handle.execute_update(UpdateCollector.add, "x") == 1
+        excluded = [ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE] if exclude_updates else []
+        new_run_id = await _reset(client, workflow_id, "", first_task, reset_reapply_exclude_types=excluded)
+        new_handle = client.get_workflow_handle(workflow_id, run_id=new_run_id)
+        await _until(new_handle, "WORKFLOW_TASK_COMPLETED")
+        await new_handle.signal(UpdateCollector.finish)
+        assert await new_handle.result() == ([] if exclude_updates else ["x"])
+    after_reset = (await _events(new_handle))[first_task:]
+    admitted = [
+        e for e in after_reset if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED
+    ]
+    if exclude_updates:
+        assert admitted == []
+        return
+    (event,) = admitted
+    attributes = event.workflow_execution_update_admitted_event_attributes
+    assert attributes.origin == UpdateAdmittedEventOrigin.UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY
+    assert attributes.request.input.name == "add"
+    assert "WORKFLOW_EXECUTION_UPDATE_COMPLETED" in _types(after_reset)

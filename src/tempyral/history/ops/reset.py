@@ -1,10 +1,11 @@
 """ResetWorkflowExecution: a new run that replays the base run's history up to a workflow task, then goes on.
 
 The new run's history is the base run's events before the reset point, followed by a workflow task failed
-with cause RESET_WORKFLOW, the signals the base run received after that point (unless excluded), and a
-fresh workflow task on the normal queue. What was pending at the reset point resumes: activities are
-scheduled again, timers keep their original deadlines, children stay linked. The workflow id's current run
-(usually the base run) is terminated in the same transaction, and the new run becomes current.
+with cause RESET_WORKFLOW, the signals and updates the base run received after that point (unless
+excluded), and a fresh workflow task on the normal queue. What was pending at the reset point resumes:
+activities are scheduled again, timers keep their original deadlines, children stay linked. The workflow
+id's current run (usually the base run) is terminated in the same transaction, and the new run becomes
+current.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from temporalio.api.enums.v1 import ResetReapplyExcludeType, ResetReapplyType, WorkflowTaskFailedCause
+from temporalio.api.enums.v1 import (
+    ResetReapplyExcludeType,
+    ResetReapplyType,
+    UpdateAdmittedEventOrigin,
+    WorkflowTaskFailedCause,
+)
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.history.v1 import message_pb2 as history
@@ -36,6 +42,10 @@ RESETTER_IDENTITY = "history-resetter"
 # The request id the real server puts on a workflow task started only so that a reset can fail it.
 _NO_REQUEST_ID = "emptyUuid"
 
+_UPDATE_EVENTS = {
+    ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED,
+    ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+}
 _WORKFLOW_TASK_PENDING = {ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, ET.EVENT_TYPE_WORKFLOW_TASK_STARTED}
 
 
@@ -59,8 +69,7 @@ async def reset_workflow(
             new_ctx = ExecutionContext(state=new_state, now=ctx.now, make_current=True)
             _start_new_run(new_ctx, base.state, new_run_id, kept)
             _fail_reset_workflow_task(new_ctx, request.reason, base_run_id, new_run_id)
-            if _reapplies_signals(request):
-                _reapply_signals(new_ctx, base.events[reset_point - 1 :])
+            _reapply(new_ctx, base.events[reset_point - 1 :], _reapplied_kinds(request))
             _post_reset_signals(new_ctx, request.post_reset_operations, request.identity)
             schedule_workflow_task(engine, new_ctx)
             _resume_pending_work(new_ctx, pending, base.state)
@@ -157,22 +166,44 @@ def _fail_reset_workflow_task(ctx: ExecutionContext, reason: str, base_run_id: s
     state.workflow_task = None
 
 
-def _reapplies_signals(request: wsr.ResetWorkflowExecutionRequest) -> bool:
+def _reapplied_kinds(request: wsr.ResetWorkflowExecutionRequest) -> set[int]:
+    """Which of the base run's later events the new run receives again: signals and updates by default."""
     if request.reset_reapply_type == ResetReapplyType.RESET_REAPPLY_TYPE_NONE:
-        return False
+        return set()
+    kinds: set[int] = {ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED}
+    if request.reset_reapply_type != ResetReapplyType.RESET_REAPPLY_TYPE_SIGNAL:
+        kinds |= _UPDATE_EVENTS
     excluded = request.reset_reapply_exclude_types
-    return ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL not in excluded
+    if ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL in excluded:
+        kinds.discard(ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+    if ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE in excluded:
+        kinds -= _UPDATE_EVENTS
+    return kinds
 
 
-def _reapply_signals(ctx: ExecutionContext, later_events: Sequence[bytes]) -> None:
-    """Signals the base run received after the reset point are delivered again, in their order."""
+def _reapply(ctx: ExecutionContext, later_events: Sequence[bytes], kinds: set[int]) -> None:
+    """Signals and updates the base run received after the reset point are delivered again, in their
+    order: a signal as it was, an update (admitted or accepted there) as admitted again."""
     for raw in later_events:
         event = history.HistoryEvent.FromString(raw)
+        if event.event_type not in kinds:
+            continue
         if event.event_type == ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             signaled = event.workflow_execution_signaled_event_attributes
             ctx.append(ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, signaled)
             if signaled.request_id:
                 ctx.state.signal_request_ids.append(signaled.request_id)
+            continue
+        if event.event_type == ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            update_request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+        else:
+            update_request = event.workflow_execution_update_admitted_event_attributes.request
+        ctx.append(
+            ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED,
+            history.WorkflowExecutionUpdateAdmittedEventAttributes(
+                request=update_request, origin=UpdateAdmittedEventOrigin.UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY
+            ),
+        )
 
 
 def _post_reset_signals(
