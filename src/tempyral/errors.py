@@ -73,14 +73,3 @@ class PermissionDenied(ServiceError):
 
 class Unavailable(ServiceError):
     code = "UNAVAILABLE"
-
-
-class MultiOperationFailed(ServiceError):
-    """One operation of an ExecuteMultiOperation failed; the others are reported as aborted."""
-
-    def __init__(self, failed_index: int, error: ServiceError, operations: int) -> None:
-        super().__init__(f"Update-with-Start could not be executed: {error.message}")
-        self.code = error.code
-        self.failed_index = failed_index
-        self.error = error
-        self.operations = operations

@@ -14,7 +14,7 @@ from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
 from tempyral.frontend.validation import check_long_poll_deadline, check_run_id, require
 from tempyral.history.ops import activity_task, workflow_task
-from tempyral.history.ops.query import answer_query, query_task_response
+from tempyral.history.ops.query import answer_query, query_task_response, stale_task_polled
 from tempyral.history.proto_presence import present
 from tempyral.matching.engine import TaskType
 from tempyral.tokens import TaskToken
@@ -84,7 +84,9 @@ class WorkerService:
                     return query_response
                 continue
             try:
-                response = await workflow_task.record_workflow_task_started(self.engine, ref, request)
+                response = await workflow_task.record_workflow_task_started(
+                    self.engine, self.deps.queries, ref, request
+                )
             except BaseException:
                 self.engine.matching.add_task(
                     "workflow", queue, ref
@@ -92,6 +94,7 @@ class WorkerService:
                 raise
             if response is not None:
                 return response
+            await stale_task_polled(self.engine, self.deps.queries, ref)
         return wsr.PollWorkflowTaskQueueResponse()
 
     def _workflow_token(self, raw: bytes) -> TaskToken:
@@ -105,7 +108,7 @@ class WorkerService:
     ) -> wsr.RespondWorkflowTaskCompletedResponse:
         self.deps.namespaces.get(request.namespace)
         token = self._workflow_token(request.task_token)
-        return await workflow_task.complete_workflow_task(self.engine, token, request)
+        return await workflow_task.complete_workflow_task(self.engine, self.deps.queries, token, request)
 
     async def RespondWorkflowTaskFailed(
         self, request: wsr.RespondWorkflowTaskFailedRequest, context: GrpcContext

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import uuid
 
-from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.common.v1 import message_pb2 as common
+from temporalio.api.enums.v1 import (
+    EventType,
+    UpdateWorkflowExecutionLifecycleStage,
+    WorkflowIdConflictPolicy,
+    WorkflowIdReusePolicy,
+)
+from temporalio.api.errordetails.v1 import message_pb2 as errordetails
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.durations import checked_seconds
-from tempyral.errors import InvalidArgument, MultiOperationFailed, PermissionDenied, ServiceError
+from tempyral.errors import InvalidArgument, PermissionDenied, ServiceError
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
+from tempyral.frontend.multi_operation import (
+    MultiOperationError,
+    check_operations,
+    update_with_start_operations,
+)
 from tempyral.frontend.validation import (
     check_blob_size,
     check_id_length,
@@ -27,16 +39,69 @@ from tempyral.history.ops.reset import reset_workflow
 from tempyral.history.ops.signal import signal_workflow
 from tempyral.history.ops.signal_with_start import as_start_request, signal_with_start
 from tempyral.history.ops.start_workflow import start_workflow
-from tempyral.history.ops.update import poll_update, update_with_start, update_workflow
+from tempyral.history.ops.update import OperationFailed, poll_update, update_with_start, update_workflow
 from tempyral.history.retry import activity_retry_policy
 from tempyral.namespaces import STARTABLE, Namespace
 from tempyral.search_attributes import SYSTEM_ATTRIBUTES
 from tempyral.visibility.listing import count_workflows, legacy_query, list_workflows
 
 _ADMITTED = UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
+_TERMINATE_IF_RUNNING = WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING
+_CONFLICT_UNSPECIFIED = WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED
+_UPDATE_WAIT_SECONDS = 20.0
 _ASYNC_ADMITTED_UNSUPPORTED = (
     "UpdateWorkflowExecution issued asynchronously and waiting on update admitted is not supported."
 )
+
+
+def _check_start_combinations(request: wsr.StartWorkflowExecutionRequest) -> None:
+    """Options the real server refuses together (checked before either is parsed)."""
+    if request.cron_schedule and request.HasField("workflow_start_delay"):
+        raise InvalidArgument("CronSchedule and WorkflowStartDelay may not be used together.")
+    if (
+        request.workflow_id_reuse_policy == _TERMINATE_IF_RUNNING
+        and request.workflow_id_conflict_policy != _CONFLICT_UNSPECIFIED
+    ):
+        raise InvalidArgument(
+            "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used "
+            "together with a WorkflowIDConflictPolicy"
+        )
+
+
+def _signaled_link(namespace: str, workflow_id: str, run_id: str, request_id: str) -> common.Link:
+    """Where a signal is recorded, as the real server links it: by its request id (empty if none)."""
+    return common.Link(
+        workflow_event=common.Link.WorkflowEvent(
+            namespace=namespace,
+            workflow_id=workflow_id,
+            run_id=run_id,
+            request_id_ref=common.Link.WorkflowEvent.RequestIdReference(
+                request_id=request_id, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+            ),
+        )
+    )
+
+
+def _check_callbacks(request: wsr.StartWorkflowExecutionRequest) -> None:
+    """Completion callbacks: the dev server allows no callback address by default."""
+    options = request.on_conflict_options
+    if options.attach_completion_callbacks and not options.attach_request_id:
+        raise InvalidArgument("attaching request ID is required for attaching completion callbacks")
+    for callback in request.completion_callbacks:
+        if callback.HasField("nexus"):
+            raise InvalidArgument(
+                f"invalid url: url does not match any configured callback address: {callback.nexus.url}"
+            )
+
+
+def _update_wait(context: GrpcContext) -> float:
+    """How long an update call waits for its stage: 20 s at most, when the real server answers with the
+    stage reached so far; a caller whose deadline comes first gets DEADLINE_EXCEEDED, never an early
+    answer (waiting past the deadline: the call is cancelled then)."""
+    remaining = context.time_remaining()
+    if remaining is None:
+        return _UPDATE_WAIT_SECONDS
+    return min(_UPDATE_WAIT_SECONDS, remaining + 1.0)
 
 
 class WorkflowService:
@@ -79,12 +144,22 @@ class WorkflowService:
         self, request: wsr.SignalWithStartWorkflowExecutionRequest, context: GrpcContext
     ) -> wsr.SignalWithStartWorkflowExecutionResponse:
         namespace = self.deps.namespaces.get(request.namespace, STARTABLE)
-        self._validate_start(namespace, as_start_request(request))
+        start = as_start_request(request)
+        # Checked as sent: signal-with-start's own conflict-policy default is no combination the caller chose.
+        start.workflow_id_conflict_policy = request.workflow_id_conflict_policy
+        self._validate_start(namespace, start)
         require(request.signal_name, "SignalName")
         check_blob_size(request.signal_input, self.deps.dynamic)
         if not request.request_id:
             request.request_id = str(uuid.uuid4())
-        return await signal_with_start(self.engine, namespace, request)
+        response = await signal_with_start(self.engine, namespace, request)
+        run_id = response.run_id
+        response.signal_link.CopyFrom(
+            _signaled_link(namespace.name, request.workflow_id, run_id, request.request_id)
+        )
+        state = (await self.engine.load(namespace.id, request.workflow_id, run_id)).state
+        response.first_execution_run_id = state.first_run_id
+        return response
 
     def _validate_start(self, namespace: Namespace, request: wsr.StartWorkflowExecutionRequest) -> None:
         """What the real server checks before starting a workflow; fills in a missing request id."""
@@ -98,6 +173,7 @@ class WorkflowService:
         check_id_length(request.task_queue.name, "TaskQueue", dynamic)
         if len(request.request_id) > dynamic.get_int("limit.maxIDLength"):
             raise InvalidArgument("RequestId exceeds length limit.")
+        _check_start_combinations(request)
         for field, what in (
             ("workflow_execution_timeout", "WorkflowExecutionTimeoutSeconds"),
             ("workflow_run_timeout", "WorkflowRunTimeoutSeconds"),
@@ -115,6 +191,7 @@ class WorkflowService:
         self.deps.search_attributes.check(namespace.name, request.search_attributes)
         check_blob_size(request.input, dynamic)
         check_memo_size(request.memo, dynamic)
+        _check_callbacks(request)
         if not request.request_id:
             request.request_id = str(uuid.uuid4())
 
@@ -157,8 +234,14 @@ class WorkflowService:
         check_run_id(request.workflow_execution.run_id)
         require(request.signal_name, "SignalName")
         check_blob_size(request.input, self.deps.dynamic)
+        execution = request.workflow_execution
+        # The run signalled is the run the response links to: pick it once.
+        execution.run_id = await self.engine.resolve_run_id(
+            namespace.id, execution.workflow_id, execution.run_id
+        )
         await signal_workflow(self.engine, namespace.id, request)
-        return wsr.SignalWorkflowExecutionResponse()
+        link = _signaled_link(namespace.name, execution.workflow_id, execution.run_id, request.request_id)
+        return wsr.SignalWorkflowExecutionResponse(link=link)
 
     async def QueryWorkflow(
         self, request: wsr.QueryWorkflowRequest, context: GrpcContext
@@ -168,25 +251,34 @@ class WorkflowService:
         check_run_id(request.execution.run_id)
         require(request.query.query_type, "QueryType")
         max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=30.0)
-        return await query_workflow(self.engine, self.deps.queries, namespace.id, request, max_wait)
+        has_deadline = context.time_remaining() is not None
+        return await query_workflow(
+            self.engine, self.deps.queries, namespace.id, request, max_wait, has_deadline
+        )
 
     async def UpdateWorkflowExecution(
         self, request: wsr.UpdateWorkflowExecutionRequest, context: GrpcContext
     ) -> wsr.UpdateWorkflowExecutionResponse:
         namespace = self.deps.namespaces.get(request.namespace)
+        self._validate_update(request)
+        check_blob_size(request.request.input.args, self.deps.dynamic)
+        return await update_workflow(self.engine, namespace.id, request, _update_wait(context))
+
+    @staticmethod
+    def _validate_update(request: wsr.UpdateWorkflowExecutionRequest) -> None:
+        """What the real server checks before admitting an update; fills in a missing update id."""
         require(request.workflow_execution.workflow_id, "WorkflowId")
         check_run_id(request.workflow_execution.run_id)
         if not request.request.HasField("meta"):
             raise InvalidArgument("Update meta is not set on request.")
+        if not request.request.HasField("input"):
+            raise InvalidArgument("Update input is not set on request.")
         if not request.request.input.name:
             raise InvalidArgument("Update name is not set on request.")
         if request.wait_policy.lifecycle_stage == _ADMITTED:
-            raise PermissionDenied(_ASYNC_ADMITTED_UNSUPPORTED)
+            raise PermissionDenied(_ASYNC_ADMITTED_UNSUPPORTED, errordetails.PermissionDeniedFailure())
         if not request.request.meta.update_id:
             request.request.meta.update_id = str(uuid.uuid4())
-        check_blob_size(request.request.input.args, self.deps.dynamic)
-        max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=20.0)
-        return await update_workflow(self.engine, namespace.id, request, max_wait)
 
     async def PollWorkflowExecutionUpdate(
         self, request: wsr.PollWorkflowExecutionUpdateRequest, context: GrpcContext
@@ -200,30 +292,23 @@ class WorkflowService:
     async def ExecuteMultiOperation(
         self, request: wsr.ExecuteMultiOperationRequest, context: GrpcContext
     ) -> wsr.ExecuteMultiOperationResponse:
-        """Update-with-start: exactly a start followed by an update of the same workflow id."""
+        """Update-with-start: a start and an update of the same workflow id, each checked on its own."""
         namespace = self.deps.namespaces.get(request.namespace)
-        operations = request.operations
-        if (
-            len(operations) != 2
-            or not operations[0].HasField("start_workflow")
-            or not operations[1].HasField("update_workflow")
-        ):
-            raise InvalidArgument("Operations have to be exactly [Start, Update].")
-        start, update = operations[0].start_workflow, operations[1].update_workflow
-        if update.workflow_execution.workflow_id != start.workflow_id:
-            raise InvalidArgument("WorkflowId is not consistent with previous operation(s).")
-        if update.workflow_execution.run_id:
-            raise InvalidArgument("RunId is not allowed in Update-with-Start.")
-        try:
-            self._validate_start(namespace, start)
-        except ServiceError as err:
-            raise MultiOperationFailed(0, err, 2) from err
-        require(update.request.meta.update_id, "UpdateId")
-        max_wait = self.deps.wait_budget(context, cap=3600.0, without_deadline=20.0)
+        start, update = update_with_start_operations(request)
+        check_operations(
+            request.namespace,
+            start,
+            update,
+            lambda: self._validate_start(namespace, start),
+            lambda: self._validate_update(update),
+        )
+        max_wait = _update_wait(context)
         try:
             started, updated = await update_with_start(self.engine, namespace, start, update, max_wait)
-        except ServiceError as err:
-            raise MultiOperationFailed(0, err, 2) from err
+        except OperationFailed as failed:
+            errors: list[ServiceError | None] = [None, None]
+            errors[failed.index] = failed.error
+            raise MultiOperationError(errors) from failed
         return wsr.ExecuteMultiOperationResponse(
             responses=[
                 wsr.ExecuteMultiOperationResponse.Response(start_workflow=started),
@@ -315,6 +400,7 @@ class WorkflowService:
             execution.run_id,
             request.identity,
             request.reason,
+            links=request.links,
         )
         return wsr.RequestCancelWorkflowExecutionResponse()
 
@@ -334,6 +420,7 @@ class WorkflowService:
             request.reason or "terminated by user via frontend",
             details,
             request.identity,
+            request.links,
         )
         return wsr.TerminateWorkflowExecutionResponse()
 

@@ -6,7 +6,7 @@ real server's does. Oversized payloads are `fatal`: the run is terminated rather
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from temporalio.api.command.v1 import message_pb2 as command_pb
 from temporalio.api.enums.v1 import CommandType, WorkflowTaskFailedCause
@@ -19,6 +19,9 @@ from tempyral.history import cron, retry
 from tempyral.history.mutable_state import ExecutionState
 from tempyral.history.proto_presence import present
 from tempyral.limits import blob_too_large
+
+# Raises (NamespaceNotFound) unless the namespace named exists.
+NamespaceCheck = Callable[[str], object]
 
 COMPLETION_COMMANDS = {
     CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
@@ -91,8 +94,10 @@ def validate_commands(
     commands: Sequence[command_pb.Command],
     dynamic: DynamicConfig,
     message_ids: set[str] | None = None,
+    namespace_exists: NamespaceCheck | None = None,
 ) -> None:
-    """Raise CommandError for the first command the server would refuse."""
+    """Raise CommandError for the first command the server would refuse. `namespace_exists` raises
+    NamespaceNotFound for a namespace a command names that does not exist."""
     activity_ids = {info.activity_id for info in state.activities.values()}
     timer_ids = set(state.timers)
     cancelled_activities: set[int] = set()
@@ -168,7 +173,7 @@ def validate_commands(
             if not command.upsert_workflow_search_attributes_command_attributes.HasField("search_attributes"):
                 raise CommandError(_cause("BAD_SEARCH_ATTRIBUTES"), "SearchAttributes is not set on command.")
         elif kind in _EXTERNAL_COMMANDS:
-            _validate_external(state, command)
+            _validate_external(state, command, namespace_exists)
         elif kind == CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
             _validate_continue_as_new(command.continue_as_new_workflow_execution_command_attributes)
         elif kind == CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
@@ -230,29 +235,53 @@ _EXTERNAL_COMMANDS = {
 }
 
 
-def _validate_external(state: ExecutionState, command: command_pb.Command) -> None:
-    """Commands that reach other workflows: same namespace only, and they must name their target."""
+def _validate_external(
+    state: ExecutionState, command: command_pb.Command, namespace_exists: NamespaceCheck | None
+) -> None:
+    """Commands that reach other workflows must name their target, in the workflow's own namespace: the
+    real dev server refuses cross-namespace commands (system.enableCrossNamespaceCommands is off)."""
     kind = command.command_type
     if kind == CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
-        cause = _cause("BAD_START_CHILD_EXECUTION_ATTRIBUTES")
+        cause, prefix = _cause("BAD_START_CHILD_EXECUTION_ATTRIBUTES"), "BadStartChildExecutionAttributes"
         child = command.start_child_workflow_execution_command_attributes
-        namespace, workflow_id = child.namespace, child.workflow_id
+        _check_same_namespace(state, child.namespace, cause, prefix, namespace_exists)
         if not child.workflow_type.name:
             raise CommandError(cause, "Required field WorkflowType is not set on command.")
+        workflow_id = child.workflow_id
     elif kind == CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
-        cause = _cause("BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES")
+        cause, prefix = (
+            _cause("BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES"),
+            "BadSignalWorkflowExecutionAttributes",
+        )
         signal = command.signal_external_workflow_execution_command_attributes
-        namespace, workflow_id = signal.namespace, signal.execution.workflow_id
+        if not signal.HasField("execution"):
+            raise CommandError(
+                cause, f"{prefix}: Execution is not set on SignalExternalWorkflowExecutionCommand."
+            )
+        _check_same_namespace(state, signal.namespace, cause, prefix, namespace_exists)
         if not signal.signal_name:
             raise CommandError(cause, "SignalName is not set on command.")
+        workflow_id = signal.execution.workflow_id
     else:
         cause = _cause("BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES")
+        prefix = "BadRequestCancelExternalWorkflowExecutionAttributes"
         cancel = command.request_cancel_external_workflow_execution_command_attributes
-        namespace, workflow_id = cancel.namespace, cancel.workflow_id
+        _check_same_namespace(state, cancel.namespace, cause, prefix, namespace_exists)
+        workflow_id = cancel.workflow_id
     if not workflow_id:
         raise CommandError(cause, "WorkflowId is not set on command.")
-    if namespace and namespace != state.namespace_name:
-        raise CommandError(cause, "Tempyral does not support commands that reach other namespaces yet.")
+
+
+def _check_same_namespace(
+    state: ExecutionState, namespace: str, cause: int, prefix: str, namespace_exists: NamespaceCheck | None
+) -> None:
+    """Empty means the workflow's own namespace. Another one that does not exist fails the whole
+    completion (NOT_FOUND, nothing recorded); one that does fails the command."""
+    if not namespace or namespace == state.namespace_name:
+        return
+    if namespace_exists is not None:
+        namespace_exists(namespace)
+    raise CommandError(cause, f"{prefix}: cross namespace commands are not allowed")
 
 
 def _validate_continue_as_new(attributes: command_pb.ContinueAsNewWorkflowExecutionCommandAttributes) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from google.protobuf.message import Message
+from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history_pb
@@ -69,11 +70,16 @@ _ACTIVITY_EVENTS = {
 }
 
 
-def new_event(event_type: int, attributes: Message | None, now: float) -> history_pb.HistoryEvent:
+def new_event(
+    event_type: int, attributes: Message | None, now: float, links: Sequence[common.Link] = ()
+) -> history_pb.HistoryEvent:
     event = history_pb.HistoryEvent(event_type=event_type, task_id=next(_task_ids))  # type: ignore[arg-type]
     event.event_time.CopyFrom(to_timestamp(now))
     if attributes is not None:
         getattr(event, _ATTRIBUTE_FIELDS[event_type]).CopyFrom(attributes)
+    # Links a request carried (say, to the Nexus operation that sent a signal) are kept on its event.
+    if links:
+        event.links.extend(links)
     return event
 
 
@@ -99,9 +105,11 @@ class ExecutionContext:
 
     # -- history ---------------------------------------------------------------------------------------
 
-    def append(self, event_type: int, attributes: Message | None = None) -> history_pb.HistoryEvent:
+    def append(
+        self, event_type: int, attributes: Message | None = None, links: Sequence[common.Link] = ()
+    ) -> history_pb.HistoryEvent:
         """Write an event to history now, with the next event id."""
-        event = new_event(event_type, attributes, self.now)
+        event = new_event(event_type, attributes, self.now, links)
         self.append_prepared(event)
         return event
 
@@ -121,15 +129,17 @@ class ExecutionContext:
         self.new_events.extend(events)
         self.dirty = True
 
-    def append_or_buffer(self, event_type: int, attributes: Message | None = None) -> history_pb.HistoryEvent:
+    def append_or_buffer(
+        self, event_type: int, attributes: Message | None = None, links: Sequence[common.Link] = ()
+    ) -> history_pb.HistoryEvent:
         """Events from outside the workflow (activity outcomes, timers, cancel requests) wait while a
         workflow task is in flight, and are written after its completion so the worker sees them next."""
         if self.state.workflow_task_in_flight:
-            event = new_event(event_type, attributes, self.now)
+            event = new_event(event_type, attributes, self.now, links)
             self.state.buffered_events.append(event.SerializeToString())
             self.dirty = True
             return event
-        return self.append(event_type, attributes)
+        return self.append(event_type, attributes, links)
 
     def flush_buffered_events(self) -> bool:
         """Write the buffered events; True if there were any."""

@@ -39,6 +39,8 @@ class PendingUpdate:
     outcome: update_pb.Outcome | None = None
     # Set when the run closed before the workflow accepted the update: the caller gets this error.
     aborted: ServiceError | None = None
+    # The workflow refused the update (its outcome is the rejection): callers get no event link.
+    rejected: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def advance(self, stage: int, outcome: update_pb.Outcome | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import event_type_pb2 as ET  # plain ints: faster than the enum wrapper
 from temporalio.api.history.v1 import message_pb2 as history
@@ -20,6 +22,7 @@ async def request_cancel_workflow(
     identity: str,
     reason: str,
     external: tuple[int, common.WorkflowExecution] | None = None,
+    links: Sequence[common.Link] = (),
 ) -> None:
     """`external`: (initiated event id, execution) of a workflow asking through its own command."""
     run_id = await engine.resolve_run_id(namespace_id, workflow_id, run_id)
@@ -37,6 +40,7 @@ async def request_cancel_workflow(
                 external_initiated_event_id=external[0] if external else 0,
                 external_workflow_execution=external[1] if external else None,
             ),
+            links,
         )
         request_workflow_task(engine, ctx)
 
@@ -49,10 +53,11 @@ async def terminate_workflow(
     reason: str,
     details: common.Payloads | None,
     identity: str,
+    links: Sequence[common.Link] = (),
 ) -> None:
     run_id = await engine.resolve_run_id(namespace_id, workflow_id, run_id)
     async with engine.update_execution(namespace_id, workflow_id, run_id) as ctx:
         state = ctx.state
         if not state.running:
             raise NotFound("workflow execution already completed")
-        terminate_in_context(ctx, reason, details, identity)
+        terminate_in_context(ctx, reason, details, identity, links)

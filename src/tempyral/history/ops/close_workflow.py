@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import ParentClosePolicy, WorkflowTaskFailedCause
@@ -29,9 +31,11 @@ CLOSE_STATUS: dict[int, int] = {
 }
 
 
-def close_workflow(ctx: ExecutionContext, event_type: int, attributes: Message) -> None:
+def close_workflow(
+    ctx: ExecutionContext, event_type: int, attributes: Message, links: Sequence[common.Link] = ()
+) -> None:
     state = ctx.state
-    event = ctx.append(event_type, attributes)
+    event = ctx.append(event_type, attributes, links)
     state.status = CLOSE_STATUS[event_type]
     state.close_time = ctx.now
     state.close_event_id = event.event_id
@@ -69,7 +73,11 @@ def fail_in_flight_workflow_task(ctx: ExecutionContext) -> None:
 
 
 def terminate_in_context(
-    ctx: ExecutionContext, reason: str, details: common.Payloads | None, identity: str
+    ctx: ExecutionContext,
+    reason: str,
+    details: common.Payloads | None,
+    identity: str,
+    links: Sequence[common.Link] = (),
 ) -> None:
     """Terminate the run within the current change: force-close any task in flight, flush, close."""
     fail_in_flight_workflow_task(ctx)
@@ -78,4 +86,5 @@ def terminate_in_context(
         ctx,
         ET.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
         history.WorkflowExecutionTerminatedEventAttributes(reason=reason, details=details, identity=identity),
+        links,
     )

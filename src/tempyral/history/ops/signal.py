@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import message_pb2 as history
@@ -44,6 +46,7 @@ async def signal_workflow(
             request.identity,
             request.request_id,
             external,
+            request.links,
         )
         request_workflow_task(engine, ctx)
 
@@ -56,6 +59,7 @@ def append_signal(
     identity: str,
     request_id: str,
     external: common.WorkflowExecution | None = None,
+    links: Sequence[common.Link] = (),
 ) -> None:
     attributes = history.WorkflowExecutionSignaledEventAttributes(
         signal_name=name, identity=identity, request_id=request_id, external_workflow_execution=external
@@ -64,4 +68,4 @@ def append_signal(
         attributes.input.CopyFrom(signal_input)
     if header is not None:
         attributes.header.CopyFrom(header)
-    ctx.append_or_buffer(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attributes)
+    ctx.append_or_buffer(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, attributes, links)

@@ -45,7 +45,15 @@ async def signal_with_start(
     header = request.header if request.HasField("header") else None
 
     def add_signal(ctx: ExecutionContext) -> None:
-        append_signal(ctx, request.signal_name, signal_input, header, request.identity, request.request_id)
+        append_signal(
+            ctx,
+            request.signal_name,
+            signal_input,
+            header,
+            request.identity,
+            request.request_id,
+            links=request.links,
+        )
 
     async def signal_existing(existing: ExecutionState) -> None:
         signal = wsr.SignalWorkflowExecutionRequest(
@@ -53,6 +61,7 @@ async def signal_with_start(
             signal_name=request.signal_name,
             identity=request.identity,
             request_id=request.request_id,
+            links=request.links,
         )
         signal.workflow_execution.workflow_id = existing.workflow_id
         signal.workflow_execution.run_id = existing.run_id

@@ -24,7 +24,7 @@ from tempyral.durations import checked_seconds, seconds_of, to_duration
 from tempyral.errors import WorkflowAlreadyStarted
 from tempyral.history import cron, retry
 from tempyral.history.engine import HistoryEngine
-from tempyral.history.execution import ExecutionContext
+from tempyral.history.execution import ExecutionContext, new_event
 from tempyral.history.mutable_state import ExecutionState, ParentInfo
 from tempyral.history.ops.cancel_terminate import terminate_workflow
 from tempyral.history.ops.close_workflow import SERVER_IDENTITY
@@ -68,6 +68,7 @@ async def start_workflow(
                     first_execution_run_id=existing.first_run_id,
                     started=True,
                     status=existing.status,  # type: ignore[arg-type]
+                    link=started_event_link(namespace.name, request.workflow_id, current_run_id),
                 )
             if existing.running:
                 if not await _resolve_conflict(engine, request, existing, new_run_id):
@@ -78,6 +79,7 @@ async def start_workflow(
                         first_execution_run_id=existing.first_run_id,
                         started=False,
                         status=existing.status,  # type: ignore[arg-type]
+                        link=await _attach_on_conflict(engine, namespace.name, request, existing),
                     )
             else:
                 _check_reuse_policy(request, existing)
@@ -124,13 +126,71 @@ async def _resolve_conflict(
     )
 
 
+async def _attach_on_conflict(
+    engine: HistoryEngine,
+    namespace_name: str,
+    request: wsr.StartWorkflowExecutionRequest,
+    existing: ExecutionState,
+) -> common.Link:
+    """A start that keeps the running run: with on_conflict_options (even empty ones), the real server
+    records what the caller asked to attach (request id, completion callbacks, links) in a
+    WORKFLOW_EXECUTION_OPTIONS_UPDATED event, and links the response to it when the request id is
+    attached; otherwise to the run's started event."""
+    link = started_event_link(namespace_name, existing.workflow_id, existing.run_id)
+    if not request.HasField("on_conflict_options"):
+        return link
+    options = request.on_conflict_options
+    attributes = history.WorkflowExecutionOptionsUpdatedEventAttributes()
+    if options.attach_request_id:
+        attributes.attached_request_id = request.request_id
+    if options.attach_completion_callbacks:
+        attributes.attached_completion_callbacks.extend(request.completion_callbacks)
+    async with engine.update_execution(existing.namespace_id, existing.workflow_id, existing.run_id) as ctx:
+        if options.attach_request_id and _attached(ctx, request.request_id):
+            return _options_updated_link(link, request.request_id)  # a retry: recorded already
+        event = new_event(ET.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED, attributes, ctx.now)
+        if options.attach_links:
+            event.links.extend(request.links)
+        if ctx.state.workflow_task_in_flight:
+            # Like any event from outside, it waits for the running workflow task to finish.
+            ctx.state.buffered_events.append(event.SerializeToString())
+            ctx.touch()
+        else:
+            ctx.append_prepared(event)
+    return _options_updated_link(link, request.request_id) if options.attach_request_id else link
+
+
+def _options_updated_link(started_link: common.Link, request_id: str) -> common.Link:
+    link = common.Link()
+    link.CopyFrom(started_link)
+    link.workflow_event.ClearField("event_ref")
+    link.workflow_event.request_id_ref.request_id = request_id
+    link.workflow_event.request_id_ref.event_type = ET.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED
+    return link
+
+
+def _attached(ctx: ExecutionContext, request_id: str) -> bool:
+    """Whether an OPTIONS_UPDATED event of the run (written or waiting) attached `request_id` already."""
+    needle = request_id.encode()
+    for raw in [*ctx.history, *ctx.state.buffered_events]:
+        if needle not in raw:  # cheap: most events cannot match
+            continue
+        event = history.HistoryEvent.FromString(raw)
+        attributes = event.workflow_execution_options_updated_event_attributes
+        if event.event_type == ET.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED and (
+            attributes.attached_request_id == request_id
+        ):
+            return True
+    return False
+
+
 def _check_reuse_policy(request: wsr.StartWorkflowExecutionRequest, existing: ExecutionState) -> None:
     policy = request.workflow_id_reuse_policy
     ids = f"WorkflowId: {existing.workflow_id}, RunId: {existing.run_id}."
     if policy == Reuse.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE:
         raise WorkflowAlreadyStarted(
             f"Workflow execution already finished. {ids} "
-            "Workflow ID reuse policy: reject duplicate workflow ID.",
+            "Workflow Id reuse policy: reject duplicate workflow Id.",
             existing.start_request_id,
             existing.run_id,
             existing.first_run_id,
@@ -141,7 +201,7 @@ def _check_reuse_policy(request: wsr.StartWorkflowExecutionRequest, existing: Ex
     ):
         raise WorkflowAlreadyStarted(
             f"Workflow execution already finished successfully. {ids} "
-            "Workflow ID reuse policy: allow duplicate workflow ID if last run failed.",
+            "Workflow Id reuse policy: allow duplicate workflow Id if last run failed.",
             existing.start_request_id,
             existing.run_id,
             existing.first_run_id,
@@ -254,16 +314,21 @@ async def _create_run(
         first_execution_run_id=run_id,
         started=True,
         status=WS.WORKFLOW_EXECUTION_STATUS_RUNNING,
-        link=common.Link(
-            workflow_event=common.Link.WorkflowEvent(
-                namespace=namespace.name,
-                workflow_id=request.workflow_id,
-                run_id=run_id,
-                event_ref=common.Link.WorkflowEvent.EventReference(
-                    event_id=1, event_type=ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-                ),
-            )
-        ),
+        link=started_event_link(namespace.name, request.workflow_id, run_id),
+    )
+
+
+def started_event_link(namespace_name: str, workflow_id: str, run_id: str) -> common.Link:
+    """What start responses link to: the run's WORKFLOW_EXECUTION_STARTED event (always event 1)."""
+    return common.Link(
+        workflow_event=common.Link.WorkflowEvent(
+            namespace=namespace_name,
+            workflow_id=workflow_id,
+            run_id=run_id,
+            event_ref=common.Link.WorkflowEvent.EventReference(
+                event_id=1, event_type=ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+            ),
+        )
     )
 
 

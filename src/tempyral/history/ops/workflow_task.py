@@ -22,7 +22,12 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 from tempyral.clock import to_timestamp
 from tempyral.errors import HistoryLimitExceeded, InvalidArgument, NotFound
 from tempyral.history.build_ids import record_build_id
-from tempyral.history.command_validation import COMPLETION_COMMANDS, CommandError, validate_commands
+from tempyral.history.command_validation import (
+    COMPLETION_COMMANDS,
+    CommandError,
+    NamespaceCheck,
+    validate_commands,
+)
 from tempyral.history.commands import apply_commands
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext, new_event
@@ -38,6 +43,12 @@ from tempyral.history.ops.workflow_task_schedule import (
     scheduled_attributes,
     task_key,
 )
+from tempyral.history.queries import (
+    QueryRegistry,
+    attached_queries,
+    clear_buffered_queries,
+    settle_buffered_queries,
+)
 from tempyral.matching.task_queue import TaskRef
 from tempyral.tokens import TaskToken
 
@@ -45,7 +56,7 @@ from tempyral.tokens import TaskToken
 
 
 async def record_workflow_task_started(
-    engine: HistoryEngine, ref: TaskRef, request: wsr.PollWorkflowTaskQueueRequest
+    engine: HistoryEngine, queries: QueryRegistry, ref: TaskRef, request: wsr.PollWorkflowTaskQueueRequest
 ) -> wsr.PollWorkflowTaskQueueResponse | None:
     """Start the task a poller was matched with; None if it is no longer pending (stale matching entry)."""
     try:
@@ -78,7 +89,12 @@ async def record_workflow_task_started(
             event_count = state.next_event_id - 1
     except (NotFound, HistoryLimitExceeded):
         return None
-    return build_poll_response(engine, state, task, events[:event_count], request.task_queue.kind == STICKY)
+    sticky_poll = request.task_queue.kind == STICKY
+    response = build_poll_response(engine, state, task, events[:event_count], sticky_poll)
+    # Queries waiting for this run ride along; the completion answers them in query_results.
+    for query_id, query in attached_queries(queries, state).items():
+        response.queries[query_id].CopyFrom(query)
+    return response
 
 
 def _started_attributes(
@@ -207,7 +223,10 @@ def _current_task(state: ExecutionState, token: TaskToken) -> WorkflowTaskInfo:
 
 
 async def complete_workflow_task(
-    engine: HistoryEngine, token: TaskToken, request: wsr.RespondWorkflowTaskCompletedRequest
+    engine: HistoryEngine,
+    queries: QueryRegistry,
+    token: TaskToken,
+    request: wsr.RespondWorkflowTaskCompletedRequest,
 ) -> wsr.RespondWorkflowTaskCompletedResponse:
     command_error: CommandError | None = None
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
@@ -215,7 +234,9 @@ async def complete_workflow_task(
         task = _current_task(state, token)
         messages = {message.id: message for message in request.messages}
         try:
-            validate_commands(state, request.commands, engine.dynamic, set(messages))
+            validate_commands(
+                state, request.commands, engine.dynamic, set(messages), _namespace_check(engine)
+            )
         except CommandError as err:
             command_error = err
         if command_error is None and _nothing_to_record(task, request, state):
@@ -224,10 +245,12 @@ async def complete_workflow_task(
                 apply_message(engine, ctx, message)
             _finish_task(ctx, task)
             _remember_sticky(state, request)
+            settle_buffered_queries(queries, ctx, request.query_results, engine.dynamic)
             # The worker must forget what it saw since its last completed task.
             return wsr.RespondWorkflowTaskCompletedResponse(
                 reset_history_event_id=state.previous_started_event_id
             )
+        unhandled = command_error is None and state.buffered_events and _has_completion_command(request)
         if command_error is not None and command_error.fatal:
             failure = failure_pb.Failure(
                 message=command_error.message, server_failure_info=failure_pb.ServerFailureInfo()
@@ -235,15 +258,21 @@ async def complete_workflow_task(
             fail_workflow_task(engine, ctx, command_error.cause, failure, request.identity, reschedule=False)
             terminate_in_context(ctx, command_error.message, None, SERVER_IDENTITY)
         elif command_error is not None:
-            failure = failure_pb.Failure(message=command_error.message)
+            failure = failure_pb.Failure(
+                message=command_error.message, server_failure_info=failure_pb.ServerFailureInfo()
+            )
             fail_workflow_task(engine, ctx, command_error.cause, failure, request.identity)
-        elif state.buffered_events and _has_completion_command(request):
+        elif unhandled:
             # New events arrived while the worker decided to close: it must see them first.
             failure = failure_pb.Failure(
                 message="UnhandledCommand", server_failure_info=failure_pb.ServerFailureInfo()
             )
             cause = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
             fail_workflow_task(engine, ctx, cause, failure, request.identity)
+        if command_error is not None or unhandled:
+            # Failed on its commands: its queries start over, as the real server's cleared registry has
+            # its frontend retry them.
+            clear_buffered_queries(queries, ctx)
         else:
             _write_transient_events(engine, ctx, task)
             completed = ctx.append(
@@ -270,9 +299,15 @@ async def complete_workflow_task(
                 elif _undelivered_updates(engine, state, request):
                     # Updates that arrived while this task ran: deliver them now.
                     schedule_workflow_task(engine, ctx, speculative=True)
+            settle_buffered_queries(queries, ctx, request.query_results, engine.dynamic)
     if command_error is not None:
         raise InvalidArgument(command_error.message)
     return wsr.RespondWorkflowTaskCompletedResponse()
+
+
+def _namespace_check(engine: HistoryEngine) -> NamespaceCheck | None:
+    registry = engine.namespaces
+    return None if registry is None else registry.get
 
 
 def _record_reset_point(state: ExecutionState, completed_event_id: int, now: float) -> None:
