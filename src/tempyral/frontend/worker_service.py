@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.enums.v1 import TaskQueueKind
 from temporalio.api.failure.v1 import message_pb2 as failure_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
-from tempyral.clock import to_timestamp
 from tempyral.errors import InvalidArgument
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
+from tempyral.frontend.task_queue_describe import describe_task_queue, poller_info
 from tempyral.frontend.validation import check_long_poll_deadline, check_run_id, require
 from tempyral.history.ops import activity_task, workflow_task
 from tempyral.history.ops.query import answer_query, query_task_response, stale_task_polled
 from tempyral.history.proto_presence import present
-from tempyral.matching.engine import TaskType
 from tempyral.tokens import TaskToken
 
 CompletedRequest = wsr.RespondActivityTaskCompletedRequest | wsr.RespondActivityTaskCompletedByIdRequest
@@ -73,7 +72,7 @@ class WorkerService:
         loop = asyncio.get_running_loop()
         while (remaining := deadline - loop.time()) > 0:
             ref = await self.engine.matching.poll(
-                namespace.id, queue, "workflow", remaining, request.identity
+                namespace.id, queue, "workflow", remaining, request.identity, poller_info(request)
             )
             if ref is None:
                 break
@@ -139,7 +138,7 @@ class WorkerService:
         loop = asyncio.get_running_loop()
         while (remaining := deadline - loop.time()) > 0:
             ref = await self.engine.matching.poll(
-                namespace.id, queue, "activity", remaining, request.identity
+                namespace.id, queue, "activity", remaining, request.identity, poller_info(request)
             )
             if ref is None:
                 break
@@ -261,20 +260,7 @@ class WorkerService:
     async def DescribeTaskQueue(
         self, request: wsr.DescribeTaskQueueRequest, context: GrpcContext
     ) -> wsr.DescribeTaskQueueResponse:
-        namespace = self.deps.namespaces.get(request.namespace)
-        name = require(request.task_queue.name, "TaskQueue")
-        task_type: TaskType = (
-            "activity" if request.task_queue_type == TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY else "workflow"
-        )
-        response = wsr.DescribeTaskQueueResponse()
-        for identity, last_access in self.engine.matching.pollers(namespace.id, name, task_type).items():
-            poller = response.pollers.add(identity=identity)
-            poller.last_access_time.CopyFrom(to_timestamp(last_access))
-        if request.include_task_queue_status:
-            response.task_queue_status.backlog_count_hint = self.engine.matching.backlog_count(
-                namespace.id, name, task_type
-            )
-        return response
+        return describe_task_queue(request, self.deps.namespaces, self.engine.matching, self.deps.dynamic)
 
     async def ShutdownWorker(
         self, request: wsr.ShutdownWorkerRequest, context: GrpcContext

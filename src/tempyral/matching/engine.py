@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from tempyral.matching.task_queue import TaskQueue, TaskRef
+from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue_pb
+
+from tempyral.clock import to_timestamp
+from tempyral.matching.task_queue import QueueStats, TaskQueue, TaskRef
 
 TaskType = Literal["workflow", "activity"]
 
@@ -29,26 +32,55 @@ class MatchingEngine:
         key = (namespace_id, name, task_type)
         found = self._queues.get(key)
         if found is None:
-            found = self._queues[key] = TaskQueue(name)
+            found = self._queues[key] = TaskQueue(name, self._now)
         return found
 
     def add_task(self, task_type: TaskType, task_queue: str, ref: TaskRef) -> None:
         self.queue(ref.namespace_id, task_queue, task_type).add(ref)
 
     async def poll(
-        self, namespace_id: str, task_queue: str, task_type: TaskType, timeout: float, identity: str = ""
+        self,
+        namespace_id: str,
+        task_queue: str,
+        task_type: TaskType,
+        timeout: float,
+        identity: str = "",
+        info: taskqueue_pb.PollerInfo | None = None,
     ) -> TaskRef | None:
+        """`info` is what the poll request says about its worker, kept for DescribeTaskQueue."""
         if task_type == "workflow":
             self._dead_sticky.discard((namespace_id, task_queue))
-        return await self.queue(namespace_id, task_queue, task_type).poll(timeout, self._now(), identity)
+        queue = self.queue(namespace_id, task_queue, task_type)
+        ref = await queue.poll(timeout, self._now(), identity, info)
+        # The real server counts the end of a long poll as an access too, unless the poller went away.
+        queue.recent_pollers[identity] = self._now()
+        return ref
 
-    def pollers(self, namespace_id: str, task_queue: str, task_type: TaskType) -> dict[str, float]:
-        """Who polled the queue within the last few minutes, and when."""
+    def pollers(
+        self, namespace_id: str, task_queue: str, task_type: TaskType
+    ) -> list[taskqueue_pb.PollerInfo]:
+        """Who polled the queue in the last few minutes, newest first, as DescribeTaskQueue lists them."""
         queue = self._queues.get((namespace_id, task_queue, task_type))
         if queue is None:
-            return {}
+            return []
         cutoff = self._now() - POLLER_MEMORY_SECONDS
-        return {identity: at for identity, at in queue.recent_pollers.items() if at >= cutoff}
+        for identity in [name for name, at in queue.recent_pollers.items() if at < cutoff]:
+            del queue.recent_pollers[identity]  # forgotten, so a queue's poller memory stays bounded
+            queue.poller_info.pop(identity, None)
+        found = []
+        for identity, at in sorted(queue.recent_pollers.items(), key=lambda item: -item[1]):
+            info = taskqueue_pb.PollerInfo(identity=identity)
+            stored = queue.poller_info.get(identity)
+            if stored is not None:
+                info.CopyFrom(stored)
+            info.last_access_time.CopyFrom(to_timestamp(at))
+            found.append(info)
+        return found
+
+    def stats(self, namespace_id: str, task_queue: str, task_type: TaskType) -> QueueStats:
+        """Backlog size and age, add and dispatch rates; zeros for a queue nobody used."""
+        queue = self._queues.get((namespace_id, task_queue, task_type))
+        return queue.stats() if queue is not None else QueueStats()
 
     def sticky_worker_alive(self, namespace_id: str, sticky_queue: str) -> bool:
         """Whether a worker has been polling `sticky_queue` recently (or is polling it now)."""
