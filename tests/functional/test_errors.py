@@ -16,7 +16,7 @@ import pytest
 from google.protobuf import duration_pb2
 from temporalio.api.command.v1 import message_pb2 as command_pb
 from temporalio.api.common.v1 import message_pb2 as common_pb
-from temporalio.api.enums.v1 import CommandType
+from temporalio.api.enums.v1 import CommandType, EventType
 from temporalio.api.errordetails.v1 import message_pb2 as errordetails_pb
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue_pb
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
@@ -324,3 +324,48 @@ async def test_stale_workflow_task_token(
         )
     )
     assert failed.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_completing_while_a_signal_waits_is_refused_as_unhandled_command(
+    stub: WorkflowServiceStub, task_queue: str, workflow_id: str
+) -> None:
+    """A signal that arrived during the task must be seen before the workflow may close: the completion is
+    refused with INVALID_ARGUMENT "UnhandledCommand" (so the worker drops its cached run), the task is
+    recorded as failed and a new one delivers the signal."""
+    await stub.StartWorkflowExecution(start_request(workflow_id, task_queue))
+    poll = await stub.PollWorkflowTaskQueue(
+        wsr.PollWorkflowTaskQueueRequest(
+            namespace="default", task_queue=taskqueue_pb.TaskQueue(name=task_queue), identity="raw"
+        ),
+        timeout=20,
+    )
+    execution = common_pb.WorkflowExecution(workflow_id=workflow_id)
+    await stub.SignalWorkflowExecution(
+        wsr.SignalWorkflowExecutionRequest(
+            namespace="default", workflow_execution=execution, signal_name="late", request_id="r1"
+        )
+    )
+    complete = command_pb.Command(
+        command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+        complete_workflow_execution_command_attributes=command_pb.CompleteWorkflowExecutionCommandAttributes(),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.RespondWorkflowTaskCompleted(
+            wsr.RespondWorkflowTaskCompletedRequest(
+                namespace="default", task_token=poll.task_token, identity="raw", commands=[complete]
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == "UnhandledCommand"
+    history = await stub.GetWorkflowExecutionHistory(
+        wsr.GetWorkflowExecutionHistoryRequest(namespace="default", execution=execution)
+    )
+    types = [event.event_type for event in history.history.events][3:]
+    assert types == [
+        EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    ]
+    await stub.TerminateWorkflowExecution(
+        wsr.TerminateWorkflowExecutionRequest(namespace="default", workflow_execution=execution)
+    )

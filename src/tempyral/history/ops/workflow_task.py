@@ -229,6 +229,7 @@ async def complete_workflow_task(
     request: wsr.RespondWorkflowTaskCompletedRequest,
 ) -> wsr.RespondWorkflowTaskCompletedResponse:
     command_error: CommandError | None = None
+    unhandled = False
     async with engine.update_execution(token.namespace_id, token.workflow_id, token.run_id) as ctx:
         state = ctx.state
         task = _current_task(state, token)
@@ -250,7 +251,7 @@ async def complete_workflow_task(
             return wsr.RespondWorkflowTaskCompletedResponse(
                 reset_history_event_id=state.previous_started_event_id
             )
-        unhandled = command_error is None and state.buffered_events and _has_completion_command(request)
+        unhandled = command_error is None and bool(state.buffered_events) and _has_completion_command(request)
         if command_error is not None and command_error.fatal:
             failure = failure_pb.Failure(
                 message=command_error.message, server_failure_info=failure_pb.ServerFailureInfo()
@@ -302,6 +303,9 @@ async def complete_workflow_task(
             settle_buffered_queries(queries, ctx, request.query_results, engine.dynamic)
     if command_error is not None:
         raise InvalidArgument(command_error.message)
+    if unhandled:
+        # Refused, not just recorded: the worker must drop its cached run and replay the new events.
+        raise InvalidArgument("UnhandledCommand")
     return wsr.RespondWorkflowTaskCompletedResponse()
 
 
