@@ -8,6 +8,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from tests.differential.composition_scenarios import COMPOSITION_SCENARIOS
 from tests.differential.delivery_scenarios import DELIVERY_SCENARIOS
 from tests.differential.harness import Scenario, ScenarioResult, run_scenario
 from tests.differential.raw_scenarios import RAW_SCENARIOS
@@ -15,7 +16,8 @@ from tests.differential.reset_scenarios import RESET_SCENARIOS
 from tests.differential.scenarios import SDK_SCENARIOS
 
 ALL_SCENARIOS: list[Scenario] = sorted(
-    [*SDK_SCENARIOS, *RAW_SCENARIOS, *DELIVERY_SCENARIOS, *RESET_SCENARIOS], key=lambda s: s.name
+    [*SDK_SCENARIOS, *RAW_SCENARIOS, *DELIVERY_SCENARIOS, *RESET_SCENARIOS, *COMPOSITION_SCENARIOS],
+    key=lambda s: s.name,
 )
 
 # What a scenario yields: its normalized result, or the formatted error that stopped it.

@@ -29,6 +29,7 @@ from temporalio.api.workflowservice.v1 import service_pb2_grpc
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Worker
 
+from tests.differential.composition_workflows import COMPOSITION_ACTIVITIES, COMPOSITION_WORKFLOWS
 from tests.differential.normalize import Names, mask, normalize_history, to_plain
 from tests.differential.workflows import ALL_ACTIVITIES, ALL_WORKFLOWS
 from tests.helpers.eventually import assert_eventually
@@ -76,8 +77,8 @@ class Ctx:
         async with Worker(
             self.client,
             task_queue=task_queue or self.task_queue,
-            workflows=ALL_WORKFLOWS,
-            activities=ALL_ACTIVITIES,
+            workflows=[*ALL_WORKFLOWS, *COMPOSITION_WORKFLOWS],
+            activities=[*ALL_ACTIVITIES, *COMPOSITION_ACTIVITIES],
         ) as worker:
             yield worker
 

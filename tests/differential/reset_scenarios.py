@@ -75,12 +75,12 @@ async def reset_without_signals_keeps_pending_timer(ctx: Ctx) -> None:
 
 RESET_SCENARIOS = [
     Scenario(
-        "40_reset_reapplies_signals",
+        "42_reset_reapplies_signals",
         "reset a running workflow to its first task; two later signals are applied again; then it finishes",
         reset_reapplies_signals,
     ),
     Scenario(
-        "41_reset_to_task_started",
+        "43_reset_to_task_started",
         "reset a sleeping workflow to its first WORKFLOW_TASK_STARTED, signals excluded",
         reset_without_signals_keeps_pending_timer,
     ),
