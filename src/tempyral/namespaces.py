@@ -42,6 +42,9 @@ _STATE_CHANGES: dict[State, set[State]] = {
     DEPRECATED: {DEPRECATED, DELETED},
 }
 
+# Longer names are refused before any lookup (the real server's frontend checks limit.maxIDLength's default).
+MAX_NAME_LENGTH = 1000
+
 # ListNamespaces' page size when the request gives none.
 DEFAULT_PAGE_SIZE = 100
 
@@ -190,6 +193,8 @@ class NamespaceRegistry:
         """The namespace called `name`, if its state is one of `allowed` (FAILED_PRECONDITION otherwise)."""
         if not name:
             raise InvalidArgument("Namespace is empty.")
+        if len(name) > MAX_NAME_LENGTH:
+            raise InvalidArgument("Namespace length exceeds limit.")
         found = self._by_name.get(name)
         if found is None:
             raise NamespaceNotFound(name)

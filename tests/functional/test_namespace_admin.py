@@ -578,3 +578,12 @@ def _rows_of(db: Path, namespace_id: str, run_ids: list[str]) -> int:
         return sum(int(connection.execute(sql, (value,)).fetchone()[0]) for sql, value in queries)
     finally:
         connection.close()
+
+
+async def test_overlong_namespace_name_is_refused_before_lookup(client: Client) -> None:
+    name = "n" * 1001
+    await _fails(
+        client.workflow_service.start_workflow_execution(_start_request(name, "too-long")),
+        RPCStatusCode.INVALID_ARGUMENT,
+        "Namespace length exceeds limit.",
+    )
