@@ -32,6 +32,8 @@ DYNAMIC_CONFIG_DEFAULTS: dict[str, Any] = {
     # Attempts after which a failing workflow task is retried with backoff rather than at once.
     "history.workflowTaskRetryBackoffFromAttempt": 3,
     "history.workflowTaskRetryMaxInterval": 600.0,
+    # A query nobody answered fails as "no poller seen" if no worker polled its task queue for this long.
+    "matching.queryPollerUnavailableWindow": 20.0,
     # Queries that may wait for a run's pending workflow task (to ride in it); more are refused as busy.
     "history.MaxBufferedQueryCount": 1,
 }

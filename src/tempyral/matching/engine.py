@@ -56,6 +56,16 @@ class MatchingEngine:
         queue.recent_pollers[identity] = self._now()
         return ref
 
+    def seconds_since_poll(self, namespace_id: str, task_queue: str, task_type: TaskType) -> float | None:
+        """How long since a poller last waited on the queue (0 while one waits); None if none ever did."""
+        queue = self._queues.get((namespace_id, task_queue, task_type))
+        if queue is None or not queue.last_poll_time:
+            return None
+        if queue.has_pollers:
+            return 0.0
+        last = max(queue.recent_pollers.values(), default=queue.last_poll_time)
+        return self._now() - last
+
     def pollers(
         self, namespace_id: str, task_queue: str, task_type: TaskType
     ) -> list[taskqueue_pb.PollerInfo]:

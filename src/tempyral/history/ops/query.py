@@ -27,9 +27,10 @@ from temporalio.api.query.v1 import message_pb2 as query_pb
 from temporalio.api.taskqueue.v1 import message_pb2 as taskqueue
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
-from tempyral.errors import InvalidArgument, NotFound, ServiceError
+from tempyral.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
+from tempyral.history.mutable_state import ExecutionState
 from tempyral.history.ops.workflow_task import frame_events
 from tempyral.history.queries import BufferedQuery, ExecutionKey, Outcome, PendingQuery, QueryRegistry
 from tempyral.matching.task_queue import TaskRef
@@ -206,8 +207,17 @@ async def _dispatch_directly(
         await _reset_stickiness(engine, key)
     answer = await _query_task(engine, registry, key, query, state.task_queue, deadline)
     if answer is None:
-        raise _timed_out()
+        raise _unanswered(engine, state)
     return _legacy_answer(answer)
+
+
+def _unanswered(engine: HistoryEngine, state: ExecutionState) -> ServiceError:
+    """Nobody took the query: say so plainly when the task queue's workers seem gone, as the real server
+    does once none has polled within matching.queryPollerUnavailableWindow."""
+    idle = engine.matching.seconds_since_poll(state.namespace_id, state.task_queue, "workflow")
+    if idle is not None and idle > engine.dynamic.get_seconds("matching.queryPollerUnavailableWindow"):
+        return FailedPrecondition("no poller seen for task queue recently, worker may be down")
+    return _timed_out()
 
 
 async def _query_task(
