@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import (
-    EventType,
     UpdateWorkflowExecutionLifecycleStage,
     WorkflowIdConflictPolicy,
     WorkflowIdReusePolicy,
@@ -31,6 +29,7 @@ from tempyral.frontend.validation import (
     require,
 )
 from tempyral.history import cron
+from tempyral.history.links import signaled_link
 from tempyral.history.ops.cancel_terminate import request_cancel_workflow, terminate_workflow
 from tempyral.history.ops.describe import describe_workflow
 from tempyral.history.ops.query import query_workflow
@@ -66,20 +65,6 @@ def _check_start_combinations(request: wsr.StartWorkflowExecutionRequest) -> Non
             "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used "
             "together with a WorkflowIDConflictPolicy"
         )
-
-
-def _signaled_link(namespace: str, workflow_id: str, run_id: str, request_id: str) -> common.Link:
-    """Where a signal is recorded, as the real server links it: by its request id (empty if none)."""
-    return common.Link(
-        workflow_event=common.Link.WorkflowEvent(
-            namespace=namespace,
-            workflow_id=workflow_id,
-            run_id=run_id,
-            request_id_ref=common.Link.WorkflowEvent.RequestIdReference(
-                request_id=request_id, event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-            ),
-        )
-    )
 
 
 def _check_callbacks(request: wsr.StartWorkflowExecutionRequest) -> None:
@@ -155,7 +140,7 @@ class WorkflowService:
         response = await signal_with_start(self.engine, namespace, request)
         run_id = response.run_id
         response.signal_link.CopyFrom(
-            _signaled_link(namespace.name, request.workflow_id, run_id, request.request_id)
+            signaled_link(namespace.name, request.workflow_id, run_id, request.request_id)
         )
         state = (await self.engine.load(namespace.id, request.workflow_id, run_id)).state
         response.first_execution_run_id = state.first_run_id
@@ -240,7 +225,7 @@ class WorkflowService:
             namespace.id, execution.workflow_id, execution.run_id
         )
         await signal_workflow(self.engine, namespace.id, request)
-        link = _signaled_link(namespace.name, execution.workflow_id, execution.run_id, request.request_id)
+        link = signaled_link(namespace.name, execution.workflow_id, execution.run_id, request.request_id)
         return wsr.SignalWorkflowExecutionResponse(link=link)
 
     async def QueryWorkflow(

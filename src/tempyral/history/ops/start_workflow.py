@@ -24,7 +24,8 @@ from tempyral.durations import checked_seconds, seconds_of, to_duration
 from tempyral.errors import WorkflowAlreadyStarted
 from tempyral.history import cron, retry
 from tempyral.history.engine import HistoryEngine
-from tempyral.history.execution import ExecutionContext, new_event
+from tempyral.history.execution import ExecutionContext
+from tempyral.history.links import options_updated_link, started_event_link
 from tempyral.history.mutable_state import ExecutionState, ParentInfo
 from tempyral.history.ops.cancel_terminate import terminate_workflow
 from tempyral.history.ops.close_workflow import SERVER_IDENTITY
@@ -145,28 +146,16 @@ async def _attach_on_conflict(
         attributes.attached_request_id = request.request_id
     if options.attach_completion_callbacks:
         attributes.attached_completion_callbacks.extend(request.completion_callbacks)
+    attached_link = options_updated_link(
+        namespace_name, existing.workflow_id, existing.run_id, request.request_id
+    )
     async with engine.update_execution(existing.namespace_id, existing.workflow_id, existing.run_id) as ctx:
         if options.attach_request_id and _attached(ctx, request.request_id):
-            return _options_updated_link(link, request.request_id)  # a retry: recorded already
-        event = new_event(ET.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED, attributes, ctx.now)
-        if options.attach_links:
-            event.links.extend(request.links)
-        if ctx.state.workflow_task_in_flight:
-            # Like any event from outside, it waits for the running workflow task to finish.
-            ctx.state.buffered_events.append(event.SerializeToString())
-            ctx.touch()
-        else:
-            ctx.append_prepared(event)
-    return _options_updated_link(link, request.request_id) if options.attach_request_id else link
-
-
-def _options_updated_link(started_link: common.Link, request_id: str) -> common.Link:
-    link = common.Link()
-    link.CopyFrom(started_link)
-    link.workflow_event.ClearField("event_ref")
-    link.workflow_event.request_id_ref.request_id = request_id
-    link.workflow_event.request_id_ref.event_type = ET.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED
-    return link
+            return attached_link  # a retry: recorded already
+        # Like any event from outside, it waits for a running workflow task to finish.
+        links = request.links if options.attach_links else ()
+        ctx.append_or_buffer(ET.EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED, attributes, links)
+    return attached_link if options.attach_request_id else link
 
 
 def _attached(ctx: ExecutionContext, request_id: str) -> bool:
@@ -315,20 +304,6 @@ async def _create_run(
         started=True,
         status=WS.WORKFLOW_EXECUTION_STATUS_RUNNING,
         link=started_event_link(namespace.name, request.workflow_id, run_id),
-    )
-
-
-def started_event_link(namespace_name: str, workflow_id: str, run_id: str) -> common.Link:
-    """What start responses link to: the run's WORKFLOW_EXECUTION_STARTED event (always event 1)."""
-    return common.Link(
-        workflow_event=common.Link.WorkflowEvent(
-            namespace=namespace_name,
-            workflow_id=workflow_id,
-            run_id=run_id,
-            event_ref=common.Link.WorkflowEvent.EventReference(
-                event_id=1, event_type=ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-            ),
-        )
     )
 
 

@@ -22,6 +22,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 from tempyral.errors import InvalidArgument, NotFound, ServiceError
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.execution import ExecutionContext
+from tempyral.history.links import update_link
 from tempyral.history.mutable_state import WorkflowTaskInfo
 from tempyral.history.ops.start_workflow import start_workflow
 from tempyral.history.ops.workflow_task_schedule import schedule_workflow_task
@@ -100,29 +101,8 @@ async def _answer(
         response = _response(admission.key, request.request.meta.update_id, pending.stage, pending.outcome)
         rejected = pending.rejected
     if with_link and response.stage >= ACCEPTED:
-        response.link.CopyFrom(_update_link(admission.namespace_name, admission.key, rejected))
+        response.link.CopyFrom(update_link(admission.namespace_name, *admission.key[1:], rejected))
     return response
-
-
-def _update_link(namespace_name: str, key: ExecutionKey, rejected: bool) -> common.Link:
-    """Where the update is recorded, as the real server links it: the run's UPDATE_ACCEPTED events, or
-    (rejected: no event) the run itself with the reason."""
-    if rejected:
-        return common.Link(
-            workflow=common.Link.Workflow(
-                namespace=namespace_name, workflow_id=key[1], run_id=key[2], reason="Update rejected"
-            )
-        )
-    return common.Link(
-        workflow_event=common.Link.WorkflowEvent(
-            namespace=namespace_name,
-            workflow_id=key[1],
-            run_id=key[2],
-            request_id_ref=common.Link.WorkflowEvent.RequestIdReference(
-                event_type=ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-            ),
-        )
-    )
 
 
 async def poll_update(
