@@ -76,6 +76,8 @@ async def test_register_describe_update_list(stub: WorkflowServiceStub) -> None:
     assert info.state == NamespaceState.NAMESPACE_STATE_REGISTERED
     assert dict(info.data) == {"team": "payments"}
     assert info.id
+    # SDKs may look at these before sending updates.
+    assert info.capabilities.sync_update and info.capabilities.async_update
     assert described.config.workflow_execution_retention_ttl.ToTimedelta() == timedelta(days=2)
     by_id = await stub.DescribeNamespace(wsr.DescribeNamespaceRequest(id=info.id), timeout=10)
     assert by_id.namespace_info.name == name

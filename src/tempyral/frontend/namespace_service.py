@@ -117,6 +117,11 @@ class NamespaceService:
         limits.blob_size_limit_error = self.deps.dynamic.get_int("limit.blobSize.error")
         limits.memo_size_limit_error = self.deps.dynamic.get_int("limit.memoSize.error")
         limits.workflow_task_completion_size_limit_error = WORKFLOW_TASK_COMPLETION_SIZE_LIMIT
+        # Only what works here: updates both ways; no eager start, worker heartbeats, standalone
+        # activities, poller autoscaling or schedules (all advertised by the real dev server).
+        capabilities = response.namespace_info.capabilities
+        capabilities.sync_update = True
+        capabilities.async_update = True
         return response
 
     async def ListNamespaces(
