@@ -5,12 +5,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
-from tempyral.testing.servers import ServerProcess
+from tempyral.testing.servers import ServerProcess, free_port
 from tests.conftest import SERVER_KIND
 
 pytestmark = pytest.mark.skipif(SERVER_KIND != "tempyral", reason="exercises Tempyral's own command line")
@@ -67,3 +68,26 @@ def test_bad_flags_exit_with_a_message(args: list[str], message: str) -> None:
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+_START_DEV = [sys.executable, "-m", "tempyral", "server", "start-dev", "--headless"]
+
+
+def test_a_database_file_serves_one_process_at_a_time(tmp_path: Path) -> None:
+    """A second server on the same SQLite file is refused (two writers would each trust their own cache);
+    once the first is killed, the file is free again."""
+    db = str(tmp_path / "shared.db")
+    first = ServerProcess(db_filename=db).start()
+    try:
+        second = subprocess.run(
+            [*_START_DEV, "--port", str(free_port()), "--db-filename", db],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 1
+        assert f"error: database {db} is in use by another Tempyral process" in second.stderr
+    finally:
+        first.kill()
+    # SIGKILL releases the lock with the process: the next server starts.
+    ServerProcess(db_filename=db).start().stop()

@@ -93,14 +93,20 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level,
         dynamic=dynamic,
     )
+    from tempyral.persistence.sqlite.store import DatabaseInUse
     from tempyral.server import serve
 
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config, args.sqlite_pragma))
+        run = asyncio.run
     else:
-        uvloop.run(serve(config, args.sqlite_pragma))
+        run = uvloop.run
+    try:
+        run(serve(config, args.sqlite_pragma))
+    except DatabaseInUse as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,6 +7,7 @@ next transaction together (group commit), so many executions share one fsync.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import queue
 import sqlite3
@@ -14,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import astuple
 from importlib import resources
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from tempyral.persistence.records import ExecutionWrite, LoadedExecution, NamespaceRow, TaskRow
 
@@ -44,6 +45,10 @@ def migrate(conn: sqlite3.Connection) -> None:
             log.info("applied migration %04d", number)
 
 
+class DatabaseInUse(Exception):
+    """Another live process has the database open: two writers would each believe their cache is the truth."""
+
+
 class SqliteStore:
     """Persistence on one SQLite database file (or in memory when `path` is None)."""
 
@@ -55,10 +60,13 @@ class SqliteStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
+        self._lock_file: IO[bytes] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     async def open(self) -> None:
+        if _is_file_path(self._path):
+            self._lock_file = _exclusive_lock(self._path)
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._thread.start()
@@ -71,6 +79,9 @@ class SqliteStore:
             self._jobs.put(_STOP)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock (the OS also does, should the process die)
+            self._lock_file = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -359,3 +370,18 @@ def _resolve_all(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | 
             future.set_exception(error)
         else:
             future.set_result(result)
+
+
+def _is_file_path(path: str) -> bool:
+    return path != ":memory:" and not path.startswith("file:")
+
+
+def _exclusive_lock(path: str) -> IO[bytes]:
+    """Hold an exclusive lock on `<path>.lock` for as long as the store is open."""
+    lock_file = open(f"{path}.lock", "ab")  # kept open (and locked) until the store closes
+    try:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.close()
+        raise DatabaseInUse(f"database {path} is in use by another Tempyral process") from None
+    return lock_file
