@@ -116,6 +116,41 @@ class UpdateCollector:
         return self.items
 
 
+@workflow.defn
+class Kid:
+    """A child that finishes when signalled."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "kid done"
+
+
+@workflow.defn
+class ParentOfKid:
+    """Starts a child, waits for a poke, then for the child's result."""
+
+    def __init__(self) -> None:
+        self.poked = False
+
+    @workflow.signal
+    def poke(self) -> None:
+        self.poked = True
+
+    @workflow.run
+    async def run(self) -> str:
+        kid = await workflow.start_child_workflow(Kid.run, id=f"{workflow.info().workflow_id}-kid")
+        await workflow.wait_condition(lambda: self.poked)
+        return await kid
+
+
 def _types(events: list[HistoryEvent]) -> list[str]:
     return [EventType.Name(event.event_type).removeprefix("EVENT_TYPE_") for event in events]
 
@@ -403,3 +438,19 @@ async def test_updates_after_the_reset_point_are_admitted_again(
     assert attributes.origin == UpdateAdmittedEventOrigin.UPDATE_ADMITTED_EVENT_ORIGIN_REAPPLY
     assert attributes.request.input.name == "add"
     assert "WORKFLOW_EXECUTION_UPDATE_COMPLETED" in _types(after_reset)
+
+
+async def test_child_started_before_the_reset_point_reports_to_the_new_run(
+    client: Client, task_queue: str, workflow_id: str
+) -> None:
+    async with Worker(client, task_queue=task_queue, workflows=[ParentOfKid, Kid]):
+        handle = await _start_pinned(client, ParentOfKid.run, None, workflow_id, task_queue)
+        await _until(handle, "CHILD_WORKFLOW_EXECUTION_STARTED")
+        await handle.signal(ParentOfKid.poke)
+        last_task = _completed_task_ids(await _until(handle, "WORKFLOW_TASK_COMPLETED", 3))[-1]
+        new_run_id = await _reset(client, workflow_id, "", last_task)
+        # The child outlives the reset (no parent close policy applies) and its outcome goes to the new run.
+        await client.get_workflow_handle(f"{workflow_id}-kid").signal(Kid.finish)
+        new_handle = client.get_workflow_handle(workflow_id, run_id=new_run_id)
+        assert await new_handle.result() == "kid done"
+    assert "CHILD_WORKFLOW_EXECUTION_COMPLETED" in _types((await _events(new_handle))[last_task - 1 :])

@@ -236,10 +236,33 @@ async def notify_parent(engine: HistoryEngine, ref: TaskRef) -> None:
 async def _record_outcome(
     engine: HistoryEngine, link: ParentInfo, child_state: ExecutionState, close: history.HistoryEvent
 ) -> None:
-    async with engine.update_execution(link.namespace_id, link.workflow_id, link.run_id) as ctx:
+    """Record the outcome in the parent run, or, if a reset replaced that run, in the run that replaced it
+    (it kept the child: the real server delivers there too)."""
+    run_id: str | None = link.run_id
+    for _ in range(_RESETS_FOLLOWED):
+        if run_id is None:
+            return
+        run_id = await _record_outcome_in(engine, link, run_id, child_state, close)
+
+
+# How many resets of a parent an outcome follows before giving up (each reset run names the next).
+_RESETS_FOLLOWED = 20
+
+
+async def _record_outcome_in(
+    engine: HistoryEngine,
+    link: ParentInfo,
+    run_id: str,
+    child_state: ExecutionState,
+    close: history.HistoryEvent,
+) -> str | None:
+    """Record the outcome in one parent run; the run to try next if a reset replaced this one."""
+    async with engine.update_execution(link.namespace_id, link.workflow_id, run_id) as ctx:
+        if not ctx.state.running and ctx.state.reset_run_id:
+            return ctx.state.reset_run_id
         child = ctx.state.children.get(link.initiated_event_id)
         if not ctx.state.running or child is None:
-            return  # recorded already, or nobody is waiting any more
+            return None  # recorded already, or nobody is waiting any more
         if not child.run_id:
             # The child finished before its start was recorded (a crash in between): record both.
             child.run_id = child_state.first_run_id
@@ -263,6 +286,7 @@ async def _record_outcome(
         del ctx.state.children[child.initiated_event_id]
         ctx.append_or_buffer(event_type, outcome)
         request_workflow_task(engine, ctx)
+    return None
 
 
 def _copy_result(close: history.HistoryEvent, outcome: Message) -> None:
