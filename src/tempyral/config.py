@@ -25,6 +25,8 @@ DYNAMIC_CONFIG_DEFAULTS: dict[str, Any] = {
     "limit.maxIDLength": 1000,
     # Seconds a poll waits for a task before answering empty.
     "matching.longPollExpirationInterval": 60.0,
+    # Events in the first page of a workflow task's history (the worker reads the rest page by page).
+    "frontend.historyMaxPageSize": 256,
     # Seconds a GetWorkflowExecutionHistory long poll waits before answering with nothing new.
     "history.longPollExpirationInterval": 20.0,
     "system.defaultWorkflowTaskTimeout": 10.0,

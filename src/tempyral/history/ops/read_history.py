@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 from temporalio.api.enums.v1 import HistoryEventFilterType
 from temporalio.api.history.v1 import message_pb2 as history
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
-from tempyral.errors import InvalidArgument
 from tempyral.history.engine import HistoryEngine
 from tempyral.history.ops.workflow_task import transient_scheduled_event
+from tempyral.history.page_tokens import decode_page_token, encode_page_token
 
 DEFAULT_PAGE_SIZE = 1000
-
-
-def _encode_token(run_id: str, next_event_id: int) -> bytes:
-    return json.dumps({"run_id": run_id, "next": next_event_id}).encode()
-
-
-def _decode_token(raw: bytes) -> tuple[str, int]:
-    try:
-        fields = json.loads(raw)
-        return str(fields["run_id"]), int(fields["next"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise InvalidArgument("Invalid NextPageToken.") from err
 
 
 def _history_of(events: list[bytes]) -> history.History:
@@ -39,7 +25,7 @@ async def get_history(
 ) -> wsr.GetWorkflowExecutionHistoryResponse:
     workflow_id = request.execution.workflow_id
     if request.next_page_token:
-        run_id, next_event_id = _decode_token(request.next_page_token)
+        run_id, next_event_id = decode_page_token(request.next_page_token)
     else:
         run_id = await engine.resolve_run_id(namespace_id, workflow_id, request.execution.run_id)
         next_event_id = 1
@@ -60,7 +46,7 @@ async def get_history(
         # Like the real server, show the retry of a failing workflow task as its pending SCHEDULED event.
         history_page.events.append(transient_scheduled_event(entry.state, task))
     return wsr.GetWorkflowExecutionHistoryResponse(
-        history=history_page, next_page_token=_encode_token(run_id, after) if more else b""
+        history=history_page, next_page_token=encode_page_token(run_id, after) if more else b""
     )
 
 
@@ -77,7 +63,7 @@ async def _close_event(
         entry = await engine.wait_for_events(*key, len(entry.events), remaining)
     state = entry.state
     if state.running:
-        token = _encode_token(run_id, len(entry.events) + 1) if wait_new_event else b""
+        token = encode_page_token(run_id, len(entry.events) + 1) if wait_new_event else b""
         return wsr.GetWorkflowExecutionHistoryResponse(next_page_token=token)
     return wsr.GetWorkflowExecutionHistoryResponse(
         history=_history_of([entry.events[state.close_event_id - 1]])
@@ -89,7 +75,7 @@ async def get_history_reverse(
 ) -> wsr.GetWorkflowExecutionHistoryReverseResponse:
     workflow_id = request.execution.workflow_id
     if request.next_page_token:
-        run_id, last_event_id = _decode_token(request.next_page_token)
+        run_id, last_event_id = decode_page_token(request.next_page_token)
         entry = await engine.load(namespace_id, workflow_id, run_id)
     else:
         run_id = await engine.resolve_run_id(namespace_id, workflow_id, request.execution.run_id)
@@ -98,5 +84,5 @@ async def get_history_reverse(
     page_size = request.maximum_page_size or DEFAULT_PAGE_SIZE
     first_event_id = max(1, last_event_id - page_size + 1)
     page = list(reversed(entry.events[first_event_id - 1 : last_event_id]))
-    token = _encode_token(run_id, first_event_id - 1) if first_event_id > 1 else b""
+    token = encode_page_token(run_id, first_event_id - 1) if first_event_id > 1 else b""
     return wsr.GetWorkflowExecutionHistoryReverseResponse(history=_history_of(page), next_page_token=token)

@@ -43,6 +43,7 @@ from tempyral.history.ops.workflow_task_schedule import (
     scheduled_attributes,
     task_key,
 )
+from tempyral.history.page_tokens import encode_page_token
 from tempyral.history.queries import (
     QueryRegistry,
     attached_queries,
@@ -147,6 +148,13 @@ def build_poll_response(
     framed = events[first_event - 1 :]
     if task.transient:
         framed = framed + [e.SerializeToString() for e in _transient_events(engine, state, task)]
+    else:
+        page_size = engine.dynamic.get_int("frontend.historyMaxPageSize")
+        if len(framed) > page_size:
+            # As the real server does: the first page here, the rest read through GetWorkflowExecutionHistory
+            # (the run's history ends at this task's STARTED event while the task runs).
+            response.next_page_token = encode_page_token(state.run_id, first_event + page_size)
+            framed = framed[:page_size]
     response.history.MergeFromString(frame_events(framed))
     response.messages.extend(
         request_messages(engine, (state.namespace_id, state.workflow_id, state.run_id), task)
