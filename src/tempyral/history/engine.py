@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ExecutionKey = tuple[str, str, str]
 CACHE_SIZE = 20_000
+CURRENT_RUNS_CACHED = 100_000
 
 
 @dataclass
@@ -66,7 +67,8 @@ class HistoryEngine:
         self.dynamic = dynamic
         self._cache: OrderedDict[ExecutionKey, CachedExecution] = OrderedDict()
         self._loading: dict[ExecutionKey, asyncio.Future[CachedExecution]] = {}
-        self._current: dict[tuple[str, str], str] = {}
+        # Workflow id -> its current run, for the most recently used ids (the store has them all).
+        self._current: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._workflow_id_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.timers = TimerQueue(clock, self._fire_timer)
         # Set by the server: starting children needs namespaces by id.
@@ -91,11 +93,25 @@ class HistoryEngine:
     async def current_run_id(self, namespace_id: str, workflow_id: str) -> str | None:
         key = (namespace_id, workflow_id)
         run_id = self._current.get(key)
-        if run_id is None:
-            run_id = await self.store.current_run_id(namespace_id, workflow_id)
-            if run_id is not None:
-                self._current[key] = run_id
+        if run_id is not None:
+            self._current.move_to_end(key)
+            return run_id
+        run_id = await self.store.current_run_id(namespace_id, workflow_id)
+        if run_id is not None:
+            # A commit while the store was read has the newer answer: keep it.
+            run_id = self._current.setdefault(key, run_id)
+            self._forget_old_current_runs()
         return run_id
+
+    def _set_current(self, namespace_id: str, workflow_id: str, run_id: str) -> None:
+        key = (namespace_id, workflow_id)
+        self._current[key] = run_id
+        self._current.move_to_end(key)
+        self._forget_old_current_runs()
+
+    def _forget_old_current_runs(self) -> None:
+        while len(self._current) > CURRENT_RUNS_CACHED:
+            self._current.popitem(last=False)
 
     async def resolve_run_id(self, namespace_id: str, workflow_id: str, run_id: str) -> str:
         if run_id:
@@ -230,7 +246,7 @@ class HistoryEngine:
             yield context
             await self._commit(entry, context)
             self._insert((state.namespace_id, state.workflow_id, state.run_id), entry)
-            self._current[(state.namespace_id, state.workflow_id)] = state.run_id
+            self._set_current(state.namespace_id, state.workflow_id, state.run_id)
 
     async def _commit(self, entry: CachedExecution, context: ExecutionContext) -> None:
         """Persist the change (and the next run of the chain, if one starts) in one transaction, then let
@@ -258,7 +274,7 @@ class HistoryEngine:
             new_state = next_run.state
             new_entry = CachedExecution(state=new_state, events=[])
             self._insert((new_state.namespace_id, new_state.workflow_id, new_state.run_id), new_entry)
-            self._current[(new_state.namespace_id, new_state.workflow_id)] = new_state.run_id
+            self._set_current(new_state.namespace_id, new_state.workflow_id, new_state.run_id)
             self._committed(new_entry, next_run, writes[1])
 
     def _committed(self, entry: CachedExecution, context: ExecutionContext, write: ExecutionWrite) -> None:
