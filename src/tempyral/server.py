@@ -52,6 +52,7 @@ class TempyralServer:
             self.config.dynamic,
             SearchAttributeRegistry.from_flags(self.config.search_attributes),
         )
+        self.engine.search_attributes = deps.search_attributes
         methods = {
             **NamespaceService(deps).methods(),
             **WorkflowService(deps).methods(),

@@ -172,14 +172,12 @@ def _start_timer(
     ctx: ExecutionContext, attributes: command_pb.StartTimerCommandAttributes, completed_event_id: int
 ) -> None:
     timeout = seconds_of(attributes.start_to_fire_timeout)
-    event = ctx.append(
-        ET.EVENT_TYPE_TIMER_STARTED,
-        history.TimerStartedEventAttributes(
-            timer_id=attributes.timer_id,
-            start_to_fire_timeout=attributes.start_to_fire_timeout,
-            workflow_task_completed_event_id=completed_event_id,
-        ),
+    started = history.TimerStartedEventAttributes(
+        timer_id=attributes.timer_id, workflow_task_completed_event_id=completed_event_id
     )
+    # A timer without a duration fires at once; its event leaves the duration unset, as the real server's.
+    copy_present(attributes, started, "start_to_fire_timeout")
+    event = ctx.append(ET.EVENT_TYPE_TIMER_STARTED, started)
     info = TimerInfo(timer_id=attributes.timer_id, started_event_id=event.event_id, fire_at=ctx.now + timeout)
     ctx.state.timers[info.timer_id] = info
     ctx.add_timer(timer_key(info.timer_id), info.fire_at)

@@ -24,6 +24,7 @@ from tempyral.matching.task_queue import TaskRef
 from tempyral.namespaces import NamespaceRegistry
 from tempyral.persistence.records import ExecutionWrite, TaskRow
 from tempyral.persistence.sqlite.store import SqliteStore
+from tempyral.search_attributes import SearchAttributeRegistry
 from tempyral.visibility.records import visibility_row
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,10 @@ class HistoryEngine:
         self._current: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._workflow_id_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.timers = TimerQueue(clock, self._fire_timer)
-        # Set by the server: starting children needs namespaces by id.
+        # Set by the server: starting children needs namespaces by id; checking commands needs the
+        # custom search attributes.
         self.namespaces: NamespaceRegistry | None = None
+        self.search_attributes: SearchAttributeRegistry | None = None
         self.updates = UpdateRegistry()
         self._timer_handler: TimerHandler | None = None
 

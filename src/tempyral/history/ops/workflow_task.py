@@ -244,7 +244,12 @@ async def complete_workflow_task(
         messages = {message.id: message for message in request.messages}
         try:
             validate_commands(
-                state, request.commands, engine.dynamic, set(messages), _namespace_check(engine)
+                state,
+                request.commands,
+                engine.dynamic,
+                set(messages),
+                _namespace_check(engine),
+                engine.search_attributes.custom_of if engine.search_attributes is not None else None,
             )
         except CommandError as err:
             command_error = err
