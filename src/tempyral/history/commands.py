@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from temporalio.api.command.v1 import message_pb2 as command_pb
@@ -49,6 +49,8 @@ def apply_commands(
     (and takes it out of `messages`)."""
     needs_task = False
     closing = any(command.command_type in COMPLETION_COMMANDS for command in commands)
+    # Activities cancelled before they started: recorded after the batch's other events.
+    cancellations: list[Callable[[], None]] = []
     for command in commands:
         kind = command.command_type
         if kind == CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
@@ -56,7 +58,10 @@ def apply_commands(
         elif kind == CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
             scheduled = command.request_cancel_activity_task_command_attributes.scheduled_event_id
             info = ctx.state.activities[scheduled]
-            needs_task |= request_cancel_activity(ctx, info, completed_event_id, identity, closing)
+            cancellation = request_cancel_activity(ctx, info, completed_event_id, identity, closing)
+            if cancellation is not None:
+                cancellations.append(cancellation)
+                needs_task = True
         elif kind == CT.COMMAND_TYPE_START_TIMER:
             _start_timer(ctx, command.start_timer_command_attributes, completed_event_id)
         elif kind == CT.COMMAND_TYPE_CANCEL_TIMER:
@@ -122,6 +127,8 @@ def apply_commands(
             )
             copy_present(command.cancel_workflow_execution_command_attributes, canceled, "details")
             close_workflow(ctx, ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, canceled)
+    for cancellation in cancellations:
+        cancellation()
     return needs_task
 
 

@@ -91,8 +91,10 @@ def request_cancel_activity(
     workflow_task_completed_event_id: int,
     identity: str,
     workflow_closing: bool,
-) -> bool:
-    """The workflow asked to cancel an activity. True if it was cancelled at once (never started).
+) -> Callable[[], None] | None:
+    """The workflow asked to cancel an activity. An activity that never started is cancelled at once: the
+    returned step records that, to be run once the task's other commands are applied (the real server
+    writes ACTIVITY_TASK_CANCELED after the batch's other events).
 
     When the same task also closes the workflow, only the request is recorded, as on the real server.
     """
@@ -106,18 +108,21 @@ def request_cancel_activity(
     if info.started or workflow_closing:
         info.cancel_requested = True
         info.cancel_requested_event_id = requested.event_id
-        return False
-    ctx.append(
-        ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-        history.ActivityTaskCanceledEventAttributes(
-            details=_NOT_STARTED_DETAILS,
-            scheduled_event_id=info.scheduled_event_id,
-            latest_cancel_requested_event_id=requested.event_id,
-            identity=identity,
-        ),
-    )
-    _remove(ctx, info)
-    return True
+        return None
+
+    def cancel_now() -> None:
+        ctx.append(
+            ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+            history.ActivityTaskCanceledEventAttributes(
+                details=_NOT_STARTED_DETAILS,
+                scheduled_event_id=info.scheduled_event_id,
+                latest_cancel_requested_event_id=requested.event_id,
+                identity=identity,
+            ),
+        )
+        _remove(ctx, info)
+
+    return cancel_now
 
 
 def _remove(ctx: ExecutionContext, info: ActivityInfo) -> None:
