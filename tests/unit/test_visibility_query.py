@@ -322,6 +322,7 @@ def test_values_are_parameters_not_sql_text() -> None:
 
 def test_order_by_translates_when_allowed(db: sqlite3.Connection) -> None:
     _, _, order_by = to_sql(parse("ORDER BY HistoryLength DESC"), CUSTOM, allow_order_by=True)
-    assert order_by == "history_length DESC, run_id"
+    # Open runs have no history length in visibility (w2 sorts last).
+    assert order_by == "(CASE WHEN status = 1 THEN NULL ELSE history_length END) DESC, run_id"
     rows = db.execute(f"SELECT workflow_id FROM visibility ORDER BY {order_by}").fetchall()
     assert [row[0] for row in rows] == ["w3", "w4", "w1", "w2"]

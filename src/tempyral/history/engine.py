@@ -358,4 +358,6 @@ def _write_of(context: ExecutionContext) -> ExecutionWrite:
 
 
 def _listing_changed(context: ExecutionContext) -> bool:
-    return context.make_current or context.closed or context.visibility_changed
+    # A closed run's rare later commits (handing its outcome to a parent) still count as state transitions,
+    # which lists show.
+    return context.make_current or context.closed or context.visibility_changed or not context.state.running

@@ -97,18 +97,19 @@ def execution_info(row: tuple[Any, ...]) -> workflow_pb.WorkflowExecutionInfo:
         execution=common.WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
         type=common.WorkflowType(name=workflow_type),
         status=status,
-        history_length=history_length,
         task_queue=task_queue,
-        history_size_bytes=history_size_bytes,
         memo=common.Memo.FromString(memo_raw or b""),
         search_attributes=common.SearchAttributes.FromString(search_attributes_raw or b""),
-        state_transition_count=state_transition_count,
     )
     info.start_time.CopyFrom(to_timestamp(start_time))
     info.execution_time.CopyFrom(to_timestamp(execution_time))
     if close_time is not None:
         info.close_time.CopyFrom(to_timestamp(close_time))
         info.execution_duration.CopyFrom(to_duration(execution_duration or 0.0))
+        # Recorded at close only, as the real server's visibility does (an open run lists them as 0).
+        info.history_length = history_length
+        info.history_size_bytes = history_size_bytes
+        info.state_transition_count = state_transition_count
     if parent_workflow_id:
         info.parent_execution.workflow_id = parent_workflow_id
         info.parent_execution.run_id = parent_run_id or ""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+
 from tempyral.visibility.query.ast import (
     And,
     Bare,
@@ -25,6 +27,8 @@ from tempyral.visibility.query.ast import (
 from tempyral.visibility.query.errors import invalid_expression, not_supported, unknown_attribute
 from tempyral.visibility.query.values import STATUS_NAMES, convert, go_node_type
 
+_RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+
 # System attribute -> (column, value type). ExecutionStatus/ExecutionDuration have their own value rules.
 SYSTEM_COLUMNS: dict[str, tuple[str, str]] = {
     "WorkflowId": ("workflow_id", "Keyword"),
@@ -36,13 +40,17 @@ SYSTEM_COLUMNS: dict[str, tuple[str, str]] = {
     "ExecutionTime": ("execution_time", "Datetime"),
     "ExecutionDuration": ("execution_duration", "ExecutionDuration"),
     "TaskQueue": ("task_queue", "Keyword"),
-    "HistoryLength": ("history_length", "Int"),
-    "HistorySizeBytes": ("history_size_bytes", "Int"),
+    # The real server records these for closed runs only: NULL (listed as 0) while a run is open.
+    "HistoryLength": (f"(CASE WHEN status = {_RUNNING} THEN NULL ELSE history_length END)", "Int"),
+    "HistorySizeBytes": (f"(CASE WHEN status = {_RUNNING} THEN NULL ELSE history_size_bytes END)", "Int"),
     "ParentWorkflowId": ("parent_workflow_id", "Keyword"),
     "RootWorkflowId": ("root_workflow_id", "Keyword"),
     "ParentRunId": ("parent_run_id", "Keyword"),
     "RootRunId": ("root_run_id", "Keyword"),
-    "StateTransitionCount": ("state_transition_count", "Int"),
+    "StateTransitionCount": (
+        f"(CASE WHEN status = {_RUNNING} THEN NULL ELSE state_transition_count END)",
+        "Int",
+    ),
 }
 
 # System attributes without a column: stored in the JSON like custom ones.
@@ -232,26 +240,31 @@ def _shown(type_name: str) -> str:
 
 
 def _contains(path_params: list[object], values: list[object], *, negated: bool) -> Fragment:
-    """KeywordList membership: `=`/IN mean "contains any"; a missing list does not contain anything."""
+    """KeywordList membership: `=`/IN mean "contains any", ignoring case as the real server's SQLite
+    visibility does; a missing list does not contain anything."""
     marks = ", ".join("?" for _ in values)
-    condition = "value = ?" if len(values) == 1 else f"value IN ({marks})"
+    condition = "lower(value) = ?" if len(values) == 1 else f"lower(value) IN ({marks})"
     sql = f"EXISTS (SELECT 1 FROM json_each(search_attributes, ?) WHERE {condition})"
-    return (f"NOT {sql}" if negated else sql), [*path_params, *values]
+    return (f"NOT {sql}" if negated else sql), [*path_params, *(str(value).lower() for value in values)]
 
 
 def _text_match(col: str, col_params: list[object], value: str, *, negated: bool) -> Fragment:
-    """Text `=` matches when any word of the value is a word of the attribute (case-insensitive);
-    `!=` is its complement and, as on the real server, also matches executions without the attribute."""
-    words = _TEXT_WORD.findall(value.lower())
+    """Text `=` matches when any term of the value (terms are separated by spaces) is in the attribute,
+    case-insensitively; a term of several words ("quick-silver") must appear as that phrase. `!=` and
+    NOT are its complement and, as on the real server, also match executions without the attribute."""
+    phrases = [
+        " ".join(words) for words in (_TEXT_WORD.findall(term) for term in value.lower().split()) if words
+    ]
     normalized = f"lower({col})"
     for separator in _TEXT_SEPARATORS:
         if separator != " ":
             normalized = f"replace({normalized}, '{_sql_quote(separator)}', ' ')"
     haystack = f"(' ' || {normalized} || ' ')"
-    # The column expression (and its parameters) repeats once per word.
-    checks = [f"instr({haystack}, ?) > 0" for _ in words]
+    # The column expression (and its parameters) repeats once per term.
+    checks = [f"instr({haystack}, ?) > 0" for _ in phrases]
     params: list[object] = []
-    for word in words:
-        params += [*col_params, f" {word} "]
-    sql = "(" + " OR ".join(checks) + ")" if checks else "0"
-    return (f"NOT COALESCE({sql}, 0)" if negated else sql), params
+    for phrase in phrases:
+        params += [*col_params, f" {phrase} "]
+    # Never NULL: a run without the attribute does not match, so NOT of a match includes it.
+    sql = "COALESCE((" + " OR ".join(checks) + "), 0)" if checks else "0"
+    return (f"NOT {sql}" if negated else sql), params
