@@ -10,6 +10,7 @@ import grpc
 
 from tempyral.clock import Clock
 from tempyral.config import ServerConfig
+from tempyral.frontend.batch_service import BatchService
 from tempyral.frontend.context import FrontendDeps
 from tempyral.frontend.grpc_server import new_server, operator_service_handler, workflow_service_handler
 from tempyral.frontend.namespace_service import NamespaceService
@@ -57,6 +58,7 @@ class TempyralServer:
             **NamespaceService(deps).methods(),
             **WorkflowService(deps).methods(),
             **WorkerService(deps).methods(),
+            **BatchService(deps).methods(),
         }
         operator = OperatorService(deps, self.store)
         await operator.load()
