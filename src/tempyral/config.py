@@ -23,6 +23,9 @@ DYNAMIC_CONFIG_DEFAULTS: dict[str, Any] = {
     "limit.blobSize.error": 2 * MIB,
     "limit.memoSize.error": 2 * MIB,
     "limit.maxIDLength": 1000,
+    # Per-workflow limits on work in flight: one more fails the workflow task.
+    "limit.numPendingActivities.error": 2000,
+    "limit.numPendingChildExecutions.error": 2000,
     # Seconds a poll waits for a task before answering empty.
     "matching.longPollExpirationInterval": 60.0,
     # Events in the first page of a workflow task's history (the worker reads the rest page by page).

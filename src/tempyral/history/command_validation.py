@@ -342,6 +342,9 @@ def _schedule_activity(batch: _Batch, attributes: command_pb.ScheduleActivityTas
     batch.check_blob(
         attributes, "input", ACTIVITY, "ScheduleActivityTaskCommandAttributes.Input exceeds size limit."
     )
+    _check_pending_limit(
+        batch, len(batch.activity_ids), "limit.numPendingActivities.error", "PENDING_ACTIVITIES", "activities"
+    )
     if activity_id in batch.activity_ids:
         raise _fail(
             "SCHEDULE_ACTIVITY_DUPLICATE_ID",
@@ -352,6 +355,16 @@ def _schedule_activity(batch: _Batch, attributes: command_pb.ScheduleActivityTas
     if batch.next_event_id is not None:
         batch.new_activities[batch.next_event_id] = activity_id
     batch.advance(1)
+
+
+def _check_pending_limit(batch: _Batch, pending: int, limit_key: str, cause: str, what: str) -> None:
+    """One more pending activity (or child) than the per-workflow limit allows fails the task."""
+    limit = batch.dynamic.get_int(limit_key)
+    if pending >= limit:
+        raise _fail(
+            f"{cause}_LIMIT_EXCEEDED",
+            f"the number of pending {what}, {pending}, has reached the per-workflow limit of {limit}",
+        )
 
 
 def normalized_activity_timeouts(
@@ -642,6 +655,14 @@ def _start_child(batch: _Batch, attributes: command_pb.StartChildWorkflowExecuti
             CHILD, "StartChildWorkflowExecutionCommandAttributes.Memo exceeds size limit.", fatal=True
         )
     _check_search_attribute_sizes(fields, CHILD)
+    pending_children = len(batch.state.children) + len(batch.children)
+    _check_pending_limit(
+        batch,
+        pending_children,
+        "limit.numPendingChildExecutions.error",
+        "PENDING_CHILD_WORKFLOWS",
+        "child workflow executions",
+    )
     batch.children.add(workflow_id)
     batch.advance(1)
 
