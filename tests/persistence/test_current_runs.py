@@ -43,3 +43,32 @@ async def test_forgotten_current_runs_are_read_back_from_the_store(
         assert await engine.current_run_id("ns", "unknown") is None
     finally:
         await store.close()
+
+
+async def test_the_run_cache_stays_bounded_and_reloads_from_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "CACHE_SIZE", 2)
+    store = SqliteStore(str(tmp_path / "cache.db"))
+    await store.open()
+    clock = Clock()
+    engine = HistoryEngine(store, MatchingEngine(clock.now), clock, DynamicConfig.from_pairs([]))
+    try:
+        for index in range(5):
+            state = ExecutionState(
+                namespace_id="ns",
+                workflow_id=f"wf-{index}",
+                run_id=f"run-{index}",
+                workflow_type="T",
+                task_queue="q",
+                start_time=clock.now(),
+                first_run_id=f"run-{index}",
+            )
+            async with engine.create_execution(state) as ctx:
+                ctx.touch()
+        assert len(engine._cache) == 2
+        loaded = await engine.load("ns", "wf-0", "run-0")  # evicted long ago: read back from the store
+        assert loaded.state.workflow_id == "wf-0"
+        assert len(engine._cache) == 2
+    finally:
+        await store.close()

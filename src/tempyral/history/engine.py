@@ -4,6 +4,7 @@ transaction, then (and only then) hand tasks to matching, arm timers and wake hi
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 ExecutionKey = tuple[str, str, str]
 CACHE_SIZE = 20_000
 CURRENT_RUNS_CACHED = 100_000
+# How many busy entries (locked, or with waiters) eviction may step over to find idle ones.
+_EVICTION_SLACK = 16
 
 
 @dataclass
@@ -155,10 +158,16 @@ class HistoryEngine:
 
     def _insert(self, key: ExecutionKey, entry: CachedExecution) -> None:
         self._cache[key] = entry
-        if len(self._cache) > CACHE_SIZE:
-            for old_key, old in list(self._cache.items())[: len(self._cache) - CACHE_SIZE]:
+        excess = len(self._cache) - CACHE_SIZE
+        if excess > 0:
+            # Look at the oldest few only: copying the whole cache here made every insert O(cache size).
+            oldest = list(itertools.islice(self._cache.items(), excess + _EVICTION_SLACK))
+            for old_key, old in oldest:
+                if excess <= 0:
+                    break
                 if not old.lock.locked() and not old.waiters:
                     self._evict(old_key)
+                    excess -= 1
 
     def _evict(self, key: ExecutionKey) -> None:
         entry = self._cache.pop(key, None)
