@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import cast
 from tempyral.testing.servers import ServerKind
 
 from .report import format_table, write_json
-from .runner import RunConfig, ScenarioResult, run_scenario
+from .runner import Measure, RunConfig, ScenarioResult, run_scenario
+from .visibility import measure_visibility
 from .workloads import SCENARIOS
 
 SERVER_KINDS: tuple[ServerKind, ...] = ("temporal", "tempyral")
@@ -28,6 +30,11 @@ QUICK_CONCURRENCY = 4
 QUICK_WARMUP = 2
 QUICK_ENTITIES = 4
 QUICK_OPERATIONS = 16
+QUICK_POPULATION = 200
+QUICK_QUERY_RUNS = 5
+
+# Scenarios measured by their own module rather than by runner's workflow and entity measurement.
+MEASURES: dict[str, Measure] = {"visibility": measure_visibility}
 
 
 def _csv(value: str) -> list[str]:
@@ -47,6 +54,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--entities", type=int, default=20, help="long-running workflows of the entity scenarios"
     )
     parser.add_argument("--operations", type=int, default=300, help="measured operations per entity scenario")
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=100_000,
+        help="closed workflows the visibility scenario lists and counts (--concurrency starts in flight)",
+    )
+    parser.add_argument(
+        "--populate-timeout",
+        type=float,
+        default=3600.0,
+        help="seconds the visibility scenario may take to make its closed workflows",
+    )
+    parser.add_argument("--query-runs", type=int, default=100, help="measured runs of each visibility query")
+    parser.add_argument("--query-concurrency", type=int, default=1, help="visibility queries in flight")
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds one workflow (or entity operation) may take"
     )
@@ -69,8 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.workflows, args.concurrency, args.warmup = QUICK_WORKFLOWS, QUICK_CONCURRENCY, QUICK_WARMUP
         args.entities, args.operations = QUICK_ENTITIES, QUICK_OPERATIONS
-    if min(args.workflows, args.concurrency, args.entities, args.operations) < 1 or args.warmup < 0:
-        parser.error("--workflows, --concurrency, --entities and --operations must be >= 1, --warmup >= 0")
+        args.population, args.query_runs = QUICK_POPULATION, QUICK_QUERY_RUNS
+    sizes = (args.workflows, args.concurrency, args.entities, args.operations)
+    if min(*sizes, args.population, args.query_runs, args.query_concurrency) < 1 or args.warmup < 0:
+        parser.error(
+            "--workflows, --concurrency, --entities, --operations, --population, --query-runs and "
+            "--query-concurrency must be >= 1, --warmup >= 0"
+        )
     return args
 
 
@@ -84,13 +110,19 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
         workflow_timeout_s=args.timeout,
         max_concurrent_tasks=max(args.concurrency, 10),
         budget_s=args.budget,
+        population=args.population,
+        query_runs=args.query_runs,
+        query_concurrency=args.query_concurrency,
+        populate_timeout_s=args.populate_timeout,
     )
     results: list[ScenarioResult] = []
     for scenario_name in args.scenarios:
         by_server: dict[str, ScenarioResult] = {}
         for server in args.servers:
             print(f"-- {scenario_name} on {server} ...", file=sys.stderr, flush=True)
-            result = await run_scenario(cast(ServerKind, server), SCENARIOS[scenario_name], config)
+            result = await run_scenario(
+                cast(ServerKind, server), SCENARIOS[scenario_name], config, MEASURES.get(scenario_name)
+            )
             by_server[server] = result
             results.append(result)
         print(format_table(scenario_name, by_server, args.servers), flush=True)
@@ -98,8 +130,15 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
     return results
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (`timeout`, CI) unwinds like Ctrl-C, so each run's `finally` kills its server (which runs in a
+    # session of its own) and removes its database, which may be gigabytes on tmpfs.
+    signal.signal(signal.SIGTERM, _interrupt)
     results = asyncio.run(run(args))
     if not args.no_json:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

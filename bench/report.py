@@ -33,6 +33,7 @@ METRICS: list[Metric] = [
     Metric("wall time (s)", lambda r: r.wall_s, "{:.2f}", "lower"),
     Metric("throughput ({unit}/s)", lambda r: r.throughput_wf_s, "{:.1f}", "higher"),
     Metric("latency p50 (ms)", lambda r: r.latency_p50_ms, "{:.1f}", "lower"),
+    Metric("latency p95 (ms)", lambda r: r.latency_p95_ms, "{:.1f}", "lower"),
     Metric("latency p99 (ms)", lambda r: r.latency_p99_ms, "{:.1f}", "lower"),
     Metric("latency mean (ms)", lambda r: r.latency_mean_ms, "{:.1f}", "lower"),
     Metric("server CPU per {unit} (ms)", lambda r: r.server_cpu_ms_per_wf, "{:.2f}", "lower"),
@@ -43,8 +44,49 @@ METRICS: list[Metric] = [
     Metric("bench client+worker CPU per {unit} (ms)", lambda r: r.bench_cpu_ms_per_wf, "{:.2f}", None),
 ]
 
+# Rows only the visibility scenario has: how its population was made, then each query's latencies.
+POPULATION_METRICS: list[Metric] = [
+    Metric("populate time (s)", lambda r: r.populate_s, "{:.1f}", "lower"),
+    Metric(
+        "populate rate (wf/s)",
+        lambda r: r.population / r.populate_s if r.populate_s else 0.0,
+        "{:.1f}",
+        "higher",
+    ),
+    Metric("  of which visibility catch-up (s)", lambda r: r.catch_up_s, "{:.2f}", "lower"),
+    Metric("workflow tasks answered too late", lambda r: r.populate_stale_answers, "{:.0f}", "lower"),
+    Metric(
+        "populate server CPU per wf (ms)",
+        lambda r: r.populate_server_cpu_s * 1000 / max(1, r.population),
+        "{:.2f}",
+        "lower",
+    ),
+]
+
 _RATIO_HEADER = "tempyral/temporal"
-_UNITS = {"wf": "workflows", "op": "operations"}
+_UNITS = {"wf": "workflows", "op": "operations", "query": "queries"}
+
+
+def _query_metrics(results: Sequence[ScenarioResult]) -> list[Metric]:
+    """p50/p95/p99 and throughput rows of every query any of the results measured, in measured order."""
+    names = list(dict.fromkeys(query.name for result in results for query in result.queries))
+
+    def field(name: str, attribute: str) -> Callable[[ScenarioResult], float]:
+        def value(result: ScenarioResult) -> float:
+            found = [query for query in result.queries if query.name == name]
+            return float(getattr(found[0], attribute)) if found else 0.0
+
+        return value
+
+    metrics: list[Metric] = []
+    for name in names:
+        metrics += [
+            Metric(f"{name}: p50 (ms)", field(name, "p50_ms"), "{:.1f}", "lower"),
+            Metric(f"{name}: p95 (ms)", field(name, "p95_ms"), "{:.1f}", "lower"),
+            Metric(f"{name}: p99 (ms)", field(name, "p99_ms"), "{:.1f}", "lower"),
+            Metric(f"{name}: queries/s", field(name, "throughput_s"), "{:.1f}", "higher"),
+        ]
+    return metrics
 
 
 def _ratio(results: dict[str, ScenarioResult], metric: Metric) -> str:
@@ -63,8 +105,11 @@ def format_table(scenario: str, results: dict[str, ScenarioResult], servers: Seq
     header = ["metric", *servers, *([_RATIO_HEADER] if both else []), "better"]
     first = next(iter(results.values()), None)
     unit = first.unit if first else "wf"
+    metrics = METRICS
+    if unit == "query":
+        metrics = [*METRICS, *POPULATION_METRICS, *_query_metrics(list(results.values()))]
     rows: list[list[str]] = []
-    for metric in METRICS:
+    for metric in metrics:
         row = [metric.label.format(unit=unit, units=_UNITS.get(unit, unit))]
         for server in servers:
             run = results.get(server)
@@ -81,7 +126,11 @@ def format_table(scenario: str, results: dict[str, ScenarioResult], servers: Seq
         return "  ".join([first, *rest]).rstrip()
 
     sizes = ""
-    if first and first.entities:
+    if first and first.unit == "query":
+        sizes = (
+            f"{first.population} closed workflows, {first.workflows} queries, concurrency {first.concurrency}"
+        )
+    elif first and first.entities:
         sizes = f"{first.workflows} operations on {first.entities} workflows, concurrency {first.concurrency}"
     elif first:
         sizes = f"{first.workflows} workflows, concurrency {first.concurrency}"

@@ -3,7 +3,8 @@
 Each run gets its own server process on its own on-disk SQLite file, so runs never share state; the client
 and worker live in this process, and only the server's process tree is charged for server CPU and memory.
 A scenario's measured operation is either a whole workflow run or, for the entity scenarios, a signal round
-trip or a query against long-running workflows (bench/entities.py).
+trip or a query against long-running workflows (bench/entities.py); the visibility scenario brings its own
+measurement (bench/visibility.py) and only borrows the server handling and batch runner from here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -24,7 +26,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from tempyral.testing.servers import ServerKind, ServerProcess
 
 from .entities import EntityWorkload
-from .monitor import ProcessTreeMonitor
+from .monitor import ProcessTreeMonitor, ResourceUsage
 from .workloads import ALL_ACTIVITIES, ALL_WORKFLOWS, Scenario
 
 
@@ -43,6 +45,29 @@ class RunConfig:
     # Wall-clock budget of the measured batch: after it no new workflow starts, so a slow server still
     # ends the run in bounded time (with fewer completed workflows, reported as such).
     budget_s: float
+    # Visibility scenario: closed workflows made before measuring, and how each query is measured.
+    population: int = 0
+    query_runs: int = 0
+    query_concurrency: int = 1
+    # Populating ends the run with an error after this long.
+    populate_timeout_s: float = 3600.0
+
+
+@dataclass
+class QueryStats:
+    """Latencies of one visibility query, run `runs` times (a paging query's run walks several pages)."""
+
+    name: str
+    query: str
+    runs: int
+    completed: int = 0
+    failed: int = 0
+    throughput_s: float = 0.0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    mean_ms: float = 0.0
+    max_ms: float = 0.0
 
 
 @dataclass
@@ -60,7 +85,9 @@ class ScenarioResult:
     """The measurements of one scenario on one server; `error` is set if the run itself broke.
 
     `workflows`, `completed`, `failed` and the per-wf figures count measured operations: whole workflow runs
-    when `unit` is "wf", operations on `entities` long-running workflows when it is "op".
+    when `unit` is "wf", operations on `entities` long-running workflows when it is "op", and visibility
+    queries over `population` closed workflows when it is "query" (all queries together; `queries` has
+    each one's figures).
     """
 
     server: str
@@ -75,6 +102,7 @@ class ScenarioResult:
     wall_s: float = 0.0
     throughput_wf_s: float = 0.0
     latency_p50_ms: float = 0.0
+    latency_p95_ms: float = 0.0
     latency_p99_ms: float = 0.0
     latency_mean_ms: float = 0.0
     latency_max_ms: float = 0.0
@@ -84,6 +112,15 @@ class ScenarioResult:
     server_rss_before_mb: float = 0.0
     bench_cpu_ms_per_wf: float = 0.0
     server_startup_s: float = 0.0
+    # Visibility scenario only: closed workflows made first, how long that took (until visibility reported
+    # them all), the part of it spent waiting for visibility, the server CPU it cost, and each query.
+    population: int = 0
+    populate_s: float = 0.0
+    catch_up_s: float = 0.0
+    populate_server_cpu_s: float = 0.0
+    # Workflow task answers refused as NOT_FOUND: the task had timed out, so the server was saturated.
+    populate_stale_answers: int = 0
+    queries: list[QueryStats] = field(default_factory=list)
     first_errors: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -127,7 +164,7 @@ class WorkflowRuns:
             raise ValueError(f"unexpected result {result!r}")
 
 
-async def _run_batch(
+async def run_batch(
     workload: Workload, count: int, config: RunConfig, tag: str, budget_s: float | None = None
 ) -> BatchOutcome:
     """Runs `count` operations with at most `workload.lanes` in flight, each timed on its own."""
@@ -161,7 +198,7 @@ async def _run_batch(
     return outcome
 
 
-def _summarise(result: ScenarioResult, outcome: BatchOutcome) -> None:
+def summarise(result: ScenarioResult, outcome: BatchOutcome) -> None:
     latencies = sorted(outcome.latencies_s)
     result.completed = len(latencies)
     result.failed = len(outcome.errors)
@@ -170,13 +207,28 @@ def _summarise(result: ScenarioResult, outcome: BatchOutcome) -> None:
     result.wall_s = outcome.wall_s
     result.throughput_wf_s = result.completed / outcome.wall_s if outcome.wall_s > 0 else 0.0
     result.latency_p50_ms = percentile(latencies, 50) * 1000
+    result.latency_p95_ms = percentile(latencies, 95) * 1000
     result.latency_p99_ms = percentile(latencies, 99) * 1000
     result.latency_mean_ms = (sum(latencies) / len(latencies) * 1000) if latencies else 0.0
     result.latency_max_ms = (latencies[-1] * 1000) if latencies else 0.0
 
 
-async def run_scenario(kind: ServerKind, scenario: Scenario, config: RunConfig) -> ScenarioResult:
-    """Starts a fresh server on a temporary SQLite file, warms up, measures, and kills the server."""
+# What measures a scenario on a started server, filling in the result.
+Measure = Callable[[ServerProcess, Scenario, RunConfig, ScenarioResult], Awaitable[None]]
+
+# The visibility scenario keeps its database here when the folder exists: on a plain disk, populating
+# 100,000 workflows on the real dev server is bound by fsync (a third of the rate on tmpfs), and what it
+# measures afterwards are reads, served from the page cache either way.
+TMPFS_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+async def run_scenario(
+    kind: ServerKind, scenario: Scenario, config: RunConfig, measure: Measure | None = None
+) -> ScenarioResult:
+    """Starts a fresh server on a temporary SQLite file, warms up, measures, and kills the server.
+
+    `measure` replaces the workflow and entity measurement of this module (the visibility scenario's).
+    """
     on_entities = scenario.on_entities
     result = ScenarioResult(
         server=kind,
@@ -187,16 +239,20 @@ async def run_scenario(kind: ServerKind, scenario: Scenario, config: RunConfig) 
         unit=scenario.unit,
         entities=config.entities if on_entities else 0,
     )
-    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
+    db_dir = TMPFS_DIR if scenario.operation == "visibility" else None
+    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-", dir=db_dir) as tmp:
         # Database and log both live in the temporary folder, so nothing outlives the run.
         server = ServerProcess(
-            kind=kind, db_filename=os.path.join(tmp, f"{kind}.db"), log_path=os.path.join(tmp, "server.log")
+            kind=kind,
+            db_filename=os.path.join(tmp, f"{kind}.db"),
+            log_path=os.path.join(tmp, "server.log"),
+            extra_args=list(scenario.server_args),
         )
         try:
             began = time.perf_counter()
             await asyncio.to_thread(server.start)
             result.server_startup_s = time.perf_counter() - began
-            await _measure(server, scenario, config, result)
+            await (measure or _measure)(server, scenario, config, result)
         except Exception as exc:
             result.error = f"{type(exc).__name__}: {exc}\nserver log tail:\n{server.log_tail(20)}"
         finally:
@@ -241,22 +297,27 @@ async def _measure(
             # Not measured: starting the entities is the scenario's fixture, not its operation.
             await entities.setup()
         if config.warmup:
-            warm = await _run_batch(workload, config.warmup, config, f"warm-{run_id}")
+            warm = await run_batch(workload, config.warmup, config, f"warm-{run_id}")
             if warm.errors:
                 raise RuntimeError(f"warm-up failed: {warm.errors[0]}")
         this_process = psutil.Process()
         bench_cpu_before = sum(this_process.cpu_times()[:2])
         monitor = ProcessTreeMonitor(server.pid).start()
-        outcome = await _run_batch(workload, result.workflows, config, f"wf-{run_id}", config.budget_s)
+        outcome = await run_batch(workload, result.workflows, config, f"wf-{run_id}", config.budget_s)
         usage = monitor.stop()
         bench_cpu = sum(this_process.cpu_times()[:2]) - bench_cpu_before
-        _summarise(result, outcome)
+        summarise(result, outcome)
         if entities is not None:
             # After the measurement: a lost or duplicated signal fails the whole run.
             await entities.teardown()
+    record_usage(result, usage, bench_cpu)
+
+
+def record_usage(result: ScenarioResult, usage: ResourceUsage, bench_cpu_s: float) -> None:
+    """Server CPU and memory of the measured batch, and this process's CPU, per completed operation."""
     per_wf = 1000.0 / max(1, result.completed)
     result.server_cpu_s = usage.cpu_seconds
     result.server_cpu_ms_per_wf = usage.cpu_seconds * per_wf
     result.server_peak_rss_mb = usage.peak_rss_bytes / 1e6
     result.server_rss_before_mb = usage.idle_rss_bytes / 1e6
-    result.bench_cpu_ms_per_wf = bench_cpu * per_wf
+    result.bench_cpu_ms_per_wf = bench_cpu_s * per_wf

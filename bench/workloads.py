@@ -85,8 +85,14 @@ class EntityWorkflow:
 
 
 # How one measured operation is made: "run_workflow" starts a workflow and awaits its result; the entity
-# kinds act on long-running EntityWorkflows started before the measurement (see bench/entities.py).
-OperationKind = Literal["run_workflow", "signal_roundtrip", "query"]
+# kinds act on long-running EntityWorkflows started before the measurement (see bench/entities.py);
+# "visibility" is one List/CountWorkflowExecutions over closed workflows made first (see bench/visibility.py).
+OperationKind = Literal["run_workflow", "signal_roundtrip", "query", "visibility"]
+ENTITY_OPERATIONS: tuple[OperationKind, ...] = ("signal_roundtrip", "query")
+
+# Custom search attributes the visibility scenario sets and filters on, registered on both servers at start
+# (`--search-attribute Name=Type`), so neither needs the eventually consistent OperatorService path.
+VISIBILITY_SEARCH_ATTRIBUTES = {"BenchKeyword": "Keyword", "BenchInt": "Int"}
 
 
 @dataclass(frozen=True)
@@ -94,22 +100,28 @@ class Scenario:
     """One benchmark workload: the workflow it runs, how an operation uses it, and the expected result."""
 
     name: str
-    workflow: type
+    # None when the scenario drives the server with raw gRPC and no SDK worker (visibility).
+    workflow: type | None
     expected_result: object = None
     operation: OperationKind = "run_workflow"
+    # Extra `server start-dev` flags, the same for both servers.
+    server_args: tuple[str, ...] = ()
 
     @property
     def workflow_type(self) -> str:
+        assert self.workflow is not None, f"scenario {self.name} runs no SDK workflow"
         # `@workflow.defn` without a name registers the class name as the workflow type.
         return self.workflow.__name__
 
     @property
     def on_entities(self) -> bool:
-        return self.operation != "run_workflow"
+        return self.operation in ENTITY_OPERATIONS
 
     @property
     def unit(self) -> str:
         """Short name of what one measured operation is, for table labels."""
+        if self.operation == "visibility":
+            return "query"
         return "op" if self.on_entities else "wf"
 
 
@@ -119,8 +131,20 @@ SCENARIOS: dict[str, Scenario] = {
     "timer": Scenario("timer", TimerWorkflow, "done"),
     "signal_roundtrip": Scenario("signal_roundtrip", EntityWorkflow, operation="signal_roundtrip"),
     "query": Scenario("query", EntityWorkflow, operation="query"),
+    "visibility": Scenario(
+        "visibility",
+        None,
+        operation="visibility",
+        server_args=tuple(
+            arg
+            for name, kind in VISIBILITY_SEARCH_ATTRIBUTES.items()
+            for arg in ("--search-attribute", f"{name}={kind}")
+        ),
+    ),
 }
 
 # Two scenarios share EntityWorkflow; a worker refuses the same workflow type registered twice.
-ALL_WORKFLOWS: list[type] = list(dict.fromkeys(scenario.workflow for scenario in SCENARIOS.values()))
+ALL_WORKFLOWS: list[type] = list(
+    dict.fromkeys(scenario.workflow for scenario in SCENARIOS.values() if scenario.workflow is not None)
+)
 ALL_ACTIVITIES = [trivial_activity]
