@@ -9,6 +9,7 @@ a namespace runs one job at a time, a job id is never reused, and a workflow the
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
@@ -27,6 +28,8 @@ from tempyral.history.ops.cancel_terminate import request_cancel_workflow, termi
 from tempyral.history.ops.reset import reset_workflow
 from tempyral.history.ops.signal import signal_workflow
 from tempyral.visibility.listing import list_workflows
+
+log = logging.getLogger(__name__)
 
 RUNNING = BatchOperationState.BATCH_OPERATION_STATE_RUNNING
 COMPLETED = BatchOperationState.BATCH_OPERATION_STATE_COMPLETED
@@ -146,6 +149,7 @@ class BatchJobs:
         except asyncio.CancelledError:
             return  # stopped: `stop` has closed the job already
         except Exception:  # a job that cannot go on fails; the server keeps serving
+            log.exception("batch job %s failed", job.job_id)
             self._close(job, FAILED)
             return
         self._close(job, COMPLETED)
