@@ -6,8 +6,6 @@ Requests are checked here with the real server's messages; the jobs themselves r
 
 from __future__ import annotations
 
-import json
-
 from temporalio.api.batch.v1 import message_pb2 as batch_pb
 from temporalio.api.common.v1 import message_pb2 as common
 from temporalio.api.enums.v1 import BatchOperationType
@@ -18,6 +16,7 @@ from tempyral.errors import InvalidArgument
 from tempyral.frontend.context import FrontendDeps, GrpcContext
 from tempyral.frontend.grpc_server import Handler
 from tempyral.history.ops.batch import SIGNAL, BatchJob, BatchJobs, effective_query, operation_type
+from tempyral.offset_tokens import decode_offset_token, encode_offset_token
 from tempyral.visibility.query import QueryError, parse, to_sql
 
 _REQUIRED = (
@@ -68,13 +67,13 @@ class BatchService:
     ) -> wsr.ListBatchOperationsResponse:
         namespace = self.deps.namespaces.get(request.namespace)
         jobs = self.jobs.newest_first(namespace.id)
-        offset = _offset(request.next_page_token)
+        offset = decode_offset_token(request.next_page_token)
         page_size = request.page_size or _DEFAULT_PAGE_SIZE
         page = jobs[offset : offset + page_size]
         more = offset + page_size < len(jobs)
         return wsr.ListBatchOperationsResponse(
             operation_info=[_info(job) for job in page],
-            next_page_token=json.dumps({"offset": offset + page_size}).encode() if more else b"",
+            next_page_token=encode_offset_token(offset + page_size) if more else b"",
         )
 
     async def StopBatchOperation(
@@ -109,15 +108,6 @@ def _check_query(query: str, kind: int, custom: dict[str, str]) -> None:
         to_sql(parse(effective_query(query, kind)), custom)
     except QueryError as err:
         raise InvalidArgument(f"invalid visibility query: {err.reason}") from err
-
-
-def _offset(token: bytes) -> int:
-    if not token:
-        return 0
-    try:
-        return int(json.loads(token)["offset"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise InvalidArgument("Invalid NextPageToken.") from err
 
 
 def _info(job: BatchJob) -> batch_pb.BatchOperationInfo:

@@ -11,7 +11,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsr
 
 from tempyral.clock import to_timestamp
 from tempyral.durations import to_duration
-from tempyral.errors import InvalidArgument
+from tempyral.offset_tokens import decode_offset_token, encode_offset_token
 from tempyral.persistence.sqlite.store import SqliteStore
 from tempyral.visibility.query import is_group_by_status, parse, to_sql
 
@@ -23,12 +23,12 @@ async def list_workflows(
 ) -> wsr.ListWorkflowExecutionsResponse:
     where, params, order_by = to_sql(parse(request.query), custom)
     page_size = request.page_size or DEFAULT_PAGE_SIZE
-    offset = _offset(request.next_page_token)
+    offset = decode_offset_token(request.next_page_token)
     rows = await store.list_visibility(namespace_id, where, params, order_by, page_size + 1, offset)
     more = len(rows) > page_size
     return wsr.ListWorkflowExecutionsResponse(
         executions=[execution_info(row) for row in rows[:page_size]],
-        next_page_token=json.dumps({"offset": offset + page_size}).encode() if more else b"",
+        next_page_token=encode_offset_token(offset + page_size) if more else b"",
     )
 
 
@@ -59,15 +59,6 @@ _STATUS_NAMES = {
     6: "ContinuedAsNew",
     7: "TimedOut",
 }
-
-
-def _offset(token: bytes) -> int:
-    if not token:
-        return 0
-    try:
-        return int(json.loads(token)["offset"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise InvalidArgument("Invalid NextPageToken.") from err
 
 
 def execution_info(row: tuple[Any, ...]) -> workflow_pb.WorkflowExecutionInfo:
