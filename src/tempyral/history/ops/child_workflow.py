@@ -99,6 +99,21 @@ def initiate_child(
     ctx.add_timer(f"child_start/{event.event_id}", ctx.now)
 
 
+# What a child's start request takes over from the command (in the parent) and from the INITIATED event
+# (when the outbox starts the child), when set.
+_START_FIELDS = (
+    "input",
+    "workflow_execution_timeout",
+    "workflow_run_timeout",
+    "workflow_task_timeout",
+    "retry_policy",
+    "header",
+    "memo",
+    "search_attributes",
+    "priority",
+)
+
+
 def _start_request(
     state: ExecutionState, attributes: command_pb.StartChildWorkflowExecutionCommandAttributes
 ) -> wsr.StartWorkflowExecutionRequest:
@@ -113,30 +128,18 @@ def _start_request(
         ),
         cron_schedule=attributes.cron_schedule,
     )
-    copy_present(
-        attributes,
-        start,
-        "input",
-        "workflow_execution_timeout",
-        "workflow_run_timeout",
-        "workflow_task_timeout",
-        "retry_policy",
-        "header",
-        "memo",
-        "search_attributes",
-        "priority",
-    )
+    copy_present(attributes, start, *_START_FIELDS)
     return start
 
 
 async def start_child(engine: HistoryEngine, ref: TaskRef, initiated_event_id: int) -> None:
     """Outbox: create the child run, then record CHILD_WORKFLOW_EXECUTION_STARTED (or the failure)."""
-    parent = (await engine.load(ref.namespace_id, ref.workflow_id, ref.run_id)).state
+    entry = await engine.load(ref.namespace_id, ref.workflow_id, ref.run_id)
+    parent = entry.state
     child = parent.children.get(initiated_event_id)
     if not parent.running or child is None or child.run_id:
         await _drop_row(engine, ref, f"child_start/{initiated_event_id}")
         return
-    entry = await engine.load(ref.namespace_id, ref.workflow_id, ref.run_id)
     initiated = history.HistoryEvent.FromString(entry.events[initiated_event_id - 1])
     attributes = initiated.start_child_workflow_execution_initiated_event_attributes
     request = wsr.StartWorkflowExecutionRequest(
@@ -149,19 +152,7 @@ async def start_child(engine: HistoryEngine, ref: TaskRef, initiated_event_id: i
         request_id=f"{ref.run_id}:{initiated_event_id}",
         cron_schedule=attributes.cron_schedule,
     )
-    copy_present(
-        attributes,
-        request,
-        "input",
-        "workflow_execution_timeout",
-        "workflow_run_timeout",
-        "workflow_task_timeout",
-        "retry_policy",
-        "header",
-        "memo",
-        "search_attributes",
-        "priority",
-    )
+    copy_present(attributes, request, *_START_FIELDS)
     assert engine.namespaces is not None
     namespace = engine.namespaces.by_id(ref.namespace_id)
     link = ParentInfo(ref.namespace_id, ref.workflow_id, ref.run_id, initiated_event_id)
@@ -218,14 +209,11 @@ def _started_attributes(
 
 async def notify_parent(engine: HistoryEngine, ref: TaskRef) -> None:
     """Outbox of a closed child: record its outcome in the parent, then forget the row."""
-    child_state = (await engine.load(ref.namespace_id, ref.workflow_id, ref.run_id)).state
+    entry = await engine.load(ref.namespace_id, ref.workflow_id, ref.run_id)
+    child_state = entry.state
     link = child_state.parent
     if link is not None:
-        close = history.HistoryEvent.FromString(
-            (await engine.load(ref.namespace_id, ref.workflow_id, ref.run_id)).events[
-                child_state.close_event_id - 1
-            ]
-        )
+        close = history.HistoryEvent.FromString(entry.events[child_state.close_event_id - 1])
         try:
             await _record_outcome(engine, link, child_state, close)
         except NotFound:
