@@ -32,8 +32,14 @@ CLOSE_STATUS: dict[int, int] = {
 
 
 def close_workflow(
-    ctx: ExecutionContext, event_type: int, attributes: Message, links: Sequence[common.Link] = ()
+    ctx: ExecutionContext,
+    event_type: int,
+    attributes: Message,
+    links: Sequence[common.Link] = (),
+    children_handed_over: bool = False,
 ) -> None:
+    """Close the run. `children_handed_over`: a run that replaces it in the same change (a reset) keeps
+    its children, so no parent close policy applies to them."""
     state = ctx.state
     event = ctx.append(event_type, attributes, links)
     state.status = CLOSE_STATUS[event_type]
@@ -50,6 +56,8 @@ def close_workflow(
     ctx.closed = True
     if state.parent is not None and ctx.next_run is None:
         ctx.add_timer("notify_parent", ctx.now)
+    if children_handed_over:
+        return
     for child in state.children.values():
         if child.parent_close_policy in _ACTING_CLOSE_POLICIES:
             ctx.add_timer(f"parent_closed/{child.initiated_event_id}", ctx.now)
@@ -78,6 +86,7 @@ def terminate_in_context(
     details: common.Payloads | None,
     identity: str,
     links: Sequence[common.Link] = (),
+    children_handed_over: bool = False,
 ) -> None:
     """Terminate the run within the current change: force-close any task in flight, flush, close."""
     fail_in_flight_workflow_task(ctx)
@@ -87,4 +96,5 @@ def terminate_in_context(
         ET.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
         history.WorkflowExecutionTerminatedEventAttributes(reason=reason, details=details, identity=identity),
         links,
+        children_handed_over,
     )

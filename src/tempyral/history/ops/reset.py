@@ -75,8 +75,8 @@ async def reset_workflow(
             _resume_pending_work(new_ctx, pending, base.state)
             ctx.next_run = new_ctx
             if ctx.state.running:
-                terminate_in_context(ctx, request.reason, None, RESETTER_IDENTITY)
-                _keep_children_for_new_run(ctx)
+                # The new run keeps the children (the real server leaves them running).
+                terminate_in_context(ctx, request.reason, None, RESETTER_IDENTITY, children_handed_over=True)
             if current_run_id == base_run_id:
                 ctx.state.reset_run_id = new_run_id
             ctx.touch()
@@ -242,10 +242,3 @@ def _resume_pending_work(ctx: ExecutionContext, pending: PendingWork, base: Exec
     timeout_at = run_timeout_at(state, base.start_time)
     if timeout_at:
         ctx.add_timer("wf_run_timeout", timeout_at)
-
-
-def _keep_children_for_new_run(ctx: ExecutionContext) -> None:
-    """The run a reset replaces hands its children over to the new run: no parent close policy applies
-    (the real server leaves them running)."""
-    for key in [key for key in ctx.upsert_tasks if key.startswith("parent_closed/")]:
-        del ctx.upsert_tasks[key]
